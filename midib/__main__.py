@@ -1,0 +1,7 @@
+"""Allow ``python -m midib``."""
+
+import sys
+
+from midib.cli import main
+
+sys.exit(main())

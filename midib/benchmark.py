@@ -1,0 +1,118 @@
+"""A benchmark folder: what a de-identifier gets, and the truth kept apart from it.
+
+::
+
+    BENCH/
+      benchmark.json            manifest (versioned): midib version, seed, preset, profile,
+                                counts, sha256 of every input file
+      input/                    the DICOM handed to a de-identification tool
+      answer_key/ledger.jsonl   every planted value (midib.ledger)
+      answer_key/checks.jsonl   the answer key under the manifest's profile (midib.answer_key)
+      answer_key/profile.json   a copy of that profile
+
+Organisers hand out ``input/`` alone; only scoring (and the ``oracle`` baseline) reads
+``answer_key/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from midib.errors import FormatVersionError, MidibError
+
+MANIFEST_NAME = "benchmark.json"
+MANIFEST_FORMAT = "midib-benchmark"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Paths of a benchmark folder (nothing is read until asked)."""
+
+    root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+    @property
+    def input_dir(self) -> Path:
+        return self.root / "input"
+
+    @property
+    def key_dir(self) -> Path:
+        return self.root / "answer_key"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.key_dir / "ledger.jsonl"
+
+    @property
+    def checks_path(self) -> Path:
+        return self.key_dir / "checks.jsonl"
+
+    @property
+    def profile_path(self) -> Path:
+        return self.key_dir / "profile.json"
+
+    @classmethod
+    def open(cls, root: str | Path) -> "Benchmark":
+        """Open an existing benchmark folder, with a clear error if it is not one."""
+        bench = cls(Path(root))
+        if not bench.root.is_dir():
+            raise MidibError(f"benchmark folder not found: {bench.root}")
+        if not bench.manifest_path.is_file():
+            raise MidibError(f"{bench.root} is not a midib benchmark (no {MANIFEST_NAME}); "
+                             "create one with 'midib generate' or 'midib import-key'")
+        bench.manifest()  # validates format/version
+        return bench
+
+    def manifest(self) -> dict[str, Any]:
+        """The parsed manifest; refuses other formats and newer versions."""
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise MidibError(f"cannot read {self.manifest_path}: {e}") from e
+        if data.get("format") != MANIFEST_FORMAT:
+            raise FormatVersionError(f"{self.manifest_path} is not a midib benchmark manifest")
+        if int(data.get("version", 0)) > MANIFEST_VERSION:
+            raise FormatVersionError(f"{self.manifest_path} has manifest version {data['version']}, "
+                                     f"newer than this midib understands ({MANIFEST_VERSION})")
+        return data
+
+    def write_manifest(self, data: dict[str, Any]) -> None:
+        body = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **data}
+        self.manifest_path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",
+                                      encoding="utf-8")
+
+    def input_files(self) -> Iterator[Path]:
+        """Every file under input/, sorted, as absolute paths."""
+        return iter(sorted(p for p in self.input_dir.rglob("*") if p.is_file()))
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksum_tree(root: Path) -> dict[str, str]:
+    """{relative POSIX path: sha256} for every file under ``root``."""
+    return {p.relative_to(root).as_posix(): sha256_file(p)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def verify_tree(root: Path, expected: dict[str, str]) -> list[str]:
+    """Differences between ``root`` and ``expected`` checksums: changed, missing, added files."""
+    actual = checksum_tree(root)
+    problems = [f"changed: {p}" for p, h in expected.items() if p in actual and actual[p] != h]
+    problems += [f"missing: {p}" for p in expected if p not in actual]
+    problems += [f"added: {p}" for p in actual if p not in expected]
+    return problems

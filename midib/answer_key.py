@@ -37,8 +37,12 @@ ACTIONS: dict[str, str] = {
     "text_cleaned": '{"removed": [str], "retained": [str], "value": str}: PHI fragments gone, clinical words kept',
     "date_interval": '{"value": str, "reference": str, "reference_path": str}: shift keeps the interval to reference',
     "uid_reference": '{"value": str, "referenced_path": str}: a reference follows the referenced object\'s new UID',
-    "deid_recorded": '{}: PatientIdentityRemoved=YES and a de-identification method is recorded',
+    "deid_recorded": '{"options": [str]}: PatientIdentityRemoved=YES, DeidentificationMethod and codes match the profile',
+    "overlay_hidden": '{"text": str, "group": "6000", "box": [x0,y0,x1,y1]}: overlay plane absent or blank in box',
 }
+
+#: A check whose ``path`` is None and whose action is text_removed applies to the output file's
+#: relative path (folder and file names): ``{"value": str, "where": "filename"}``.
 
 CATEGORIES = ("hipaa", "dicom", "best_practice")
 

@@ -1,0 +1,227 @@
+"""Derive an answer key from a ledger under a profile: what a correct de-identifier must do.
+
+The ledger says what was planted where; the profile says which PS3.15 options apply; this
+module turns each ledger entry into the checks that follow (see docs/answer-key.md for every
+rule). Streaming: entries are visited once in ledger order, after one cheap indexing pass that
+collects the two facts a single entry cannot know alone (each patient's first study date, for
+interval checks, and each instance's burned-in boxes, for pixel retention). Check ids are
+``<ledger id>/<action>`` (``deid/<instance>`` for the per-instance method check), so the same
+ledger and profile always give the same key, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
+
+from midib.answer_key import Check
+from midib.errors import MidibError
+from midib.ledger import HIPAA_CLASSES, LedgerEntry, read_ledger
+from midib.keys.profile import Profile
+from midib.keys.rules import Decision, decide, is_date, is_temporal, uid_scope
+from midib.tagpath import TagPath
+
+STUDY_DATE = "(0008,0020)"
+_DICOM_ACTIONS = frozenset({"text_retained", "tag_retained", "pixels_retained", "text_notnull",
+                            "deid_recorded", "uid_consistent"})
+
+
+@dataclass
+class LedgerIndex:
+    """Facts spanning entries: per patient the first study date, per instance its PHI boxes."""
+
+    first_study: dict[str, tuple[str, str]] = field(default_factory=dict)  # pid -> (date, instance)
+    boxes: dict[str, list[tuple[list[int], int]]] = field(default_factory=dict)
+
+    def add(self, e: LedgerEntry) -> None:
+        if e.role == "phi" and e.path == STUDY_DATE and e.value:
+            best = self.first_study.get(e.patient_id)
+            if best is None or e.value < best[0]:
+                self.first_study[e.patient_id] = (e.value, e.instance)
+        if e.channel == "pixel" and e.role == "phi" and e.box:
+            self.boxes.setdefault(e.instance, []).append((list(e.box), int(e.frame or 0)))
+
+
+def index_ledger(entries: Iterable[LedgerEntry]) -> LedgerIndex:
+    """One pass over the ledger collecting what cross-entry checks need."""
+    index = LedgerIndex()
+    for e in entries:
+        index.add(e)
+    return index
+
+
+def derive_checks(entries: Iterable[LedgerEntry], profile: Profile,
+                  index: Optional[LedgerIndex] = None) -> Iterator[Check]:
+    """Every check the ledger implies under ``profile``, in ledger order.
+
+    ``entries`` is read twice unless ``index`` is given; a one-shot iterator is materialised
+    first (use :func:`derive_key_file` to stream a ledger file twice instead).
+    """
+    if index is None:
+        if iter(entries) is entries:
+            entries = list(entries)
+        index = index_ledger(entries)
+    seen: set[str] = set()
+    for e in entries:
+        if e.instance not in seen:
+            seen.add(e.instance)
+            yield _deid_check(e, profile)
+        yield from checks_for(e, profile, index)
+
+
+def derive_key_file(ledger_path: str | Path, profile: Profile) -> Iterator[Check]:
+    """Stream the checks of a ledger file (two passes over the file, constant memory)."""
+    ledger_path = Path(ledger_path)
+    index = index_ledger(read_ledger(ledger_path))
+    return derive_checks(read_ledger(ledger_path), profile, index)
+
+
+def checks_for(e: LedgerEntry, profile: Profile, index: LedgerIndex) -> Iterator[Check]:
+    """The checks one ledger entry implies."""
+    if e.channel == "filename":
+        yield _check(e, "text_removed", {"value": e.value, "where": "filename"}, path=None)
+    elif e.channel == "pixel":
+        yield from _pixel_checks(e, profile, index)
+    elif e.channel == "overlay":
+        yield from _overlay_checks(e, profile)
+    elif e.path is None:
+        raise MidibError(f"ledger entry {e.id}: channel {e.channel!r} needs an attribute path")
+    else:
+        path = TagPath.parse(e.path)
+        d = decide(path, profile)
+        rules = _keep_checks if e.role == "keep" else _phi_checks
+        yield from rules(e, path, d, profile, index)
+
+
+def _phi_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
+                index: LedgerIndex) -> Iterator[Check]:
+    """A planted identifier: removed, replaced, shifted, cleaned or (by option) retained."""
+    ps = {"ps315_action": d.code, "ps315_option": d.option}
+    if path.is_private and not d.removes:
+        if d.code == "C" and e.extra.get("safe"):
+            yield _check(e, "text_retained", {"value": e.value}, **ps)
+        else:
+            yield _check(e, "text_removed", {"value": e.value}, **ps)
+    elif d.by_ancestor or (d.removes and not _is_patient_id(path)):
+        yield _check(e, "text_removed", {"value": e.value}, **ps)
+        if d.code == "D" and not d.by_ancestor and e.channel != "free_text":
+            yield _check(e, "text_notnull", {"value": e.value}, **ps)
+    elif _is_patient_id(path) and d.code not in ("K", "C"):
+        yield _check(e, "patid_consistent", {"value": e.value}, scope="patient", **ps)
+    elif d.is_uid:
+        scope = uid_scope(path)
+        yield _check(e, "uid_changed", {"value": e.value}, scope=scope, **ps)
+        yield _check(e, "uid_consistent", {"value": e.value}, scope=scope, **ps)
+    elif d.code == "C":
+        yield from _clean_checks(e, d, index, ps)
+    elif d.listed:  # K by an option or override: the profile keeps this identifier
+        yield _check(e, "text_retained", {"value": e.value}, **ps)
+    else:  # unlisted in the table, yet an identifier: removing it is best practice
+        yield from _unlisted_checks(e, ps)
+
+
+def _clean_checks(e: LedgerEntry, d: Decision, index: LedgerIndex,
+                  ps: dict[str, Any]) -> Iterator[Check]:
+    """C: dates shifted (rtnLongModifDatesOpt), free text cleaned, anything else removed."""
+    if d.option in ("rtnLongModifDatesOpt",) and is_temporal(e.vr, e.kind):
+        yield _check(e, "date_shifted", {"value": e.value}, **ps)
+        ref = index.first_study.get(e.patient_id)
+        if ref and is_date(e.vr, e.kind) and not (ref[1] == e.instance and e.path == STUDY_DATE):
+            yield _check(e, "date_interval", {"value": e.value, "reference": ref[0],
+                                              "reference_path": STUDY_DATE,
+                                              "reference_instance": ref[1]}, **ps)
+    elif e.channel == "free_text" and e.context:
+        yield _check(e, "text_cleaned", _cleaned(e), **ps)
+    else:
+        yield _check(e, "text_removed", {"value": e.value}, **ps)
+
+
+def _unlisted_checks(e: LedgerEntry, ps: dict[str, Any]) -> Iterator[Check]:
+    ps = {**ps, "ps315_action": None}
+    if e.channel == "free_text" and e.context:
+        yield _check(e, "text_cleaned", _cleaned(e), category="best_practice", **ps)
+    else:
+        yield _check(e, "text_removed", {"value": e.value}, category="best_practice", **ps)
+
+
+def _keep_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
+                 index: LedgerIndex) -> Iterator[Check]:
+    """A value that must survive, unless the profile itself removes or replaces it."""
+    ps = {"ps315_action": d.code if d.listed else None, "ps315_option": d.option}
+    if d.removes or d.is_uid:
+        return
+    if path.is_private and not (d.code == "C" and e.extra.get("safe")):
+        return
+    exact = e.extra.get("exact", True)
+    yield _check(e, "text_retained" if exact else "tag_retained", {"value": e.value}, **ps)
+
+
+def _pixel_checks(e: LedgerEntry, profile: Profile, index: LedgerIndex) -> Iterator[Check]:
+    """Burned-in text hidden (Clean Pixel Data); pixels outside the boxes untouched."""
+    if e.role == "keep" and e.kind == "pixel_data":
+        boxes = index.boxes.get(e.instance, [])
+        yield _check(e, "pixels_retained", {"md5": e.extra.get("md5", e.value),
+                                            "boxes": [b for b, _ in boxes],
+                                            "frames": [f for _, f in boxes]},
+                     path="(7fe0,0010)", ps315_action="K")
+    elif e.role == "phi" and profile.has("cleanPixelData"):
+        text = e.extra.get("text", e.value)
+        yield _check(e, "pixels_hidden", {"text": text, "box": e.box, "frame": int(e.frame or 0)},
+                     ps315_action="C", ps315_option="cleanPixelData")
+
+
+def _overlay_checks(e: LedgerEntry, profile: Profile) -> Iterator[Check]:
+    """Overlay text: removed (X) under Basic, hidden or removed under Clean Graphics."""
+    group = TagPath.parse(e.path).leaf.group if e.path else 0x6000
+    code, option = ("C", "cleanGraphOpt") if profile.has("cleanGraphOpt") else ("X", None)
+    yield _check(e, "overlay_hidden", {"text": e.extra.get("text", e.value),
+                                       "group": f"{group:04x}", "box": e.box},
+                 ps315_action=code, ps315_option=option)
+
+
+def _deid_check(e: LedgerEntry, profile: Profile) -> Check:
+    """One per instance: the de-identification method must be recorded (PS3.15 E.1.1)."""
+    check = _check(e, "deid_recorded", {"options": list(profile.options)}, path="(0012,0062)")
+    check.id, check.ledger_ids, check.hipaa_class = f"deid/{e.instance}", [], "none"
+    check.tag_name = "PatientIdentityRemoved"
+    return check
+
+
+def _cleaned(e: LedgerEntry) -> dict[str, Any]:
+    """text_cleaned expectation: the fragment gone, the clinical words around it kept."""
+    context = e.context or ""
+    rest = context.replace(e.value, " ") if e.value else context
+    words = [w.strip(".,;:()") for w in rest.split()]
+    retained = [w for w in words if len(w) > 2 and w.isalpha()]
+    return {"removed": [e.value], "retained": retained, "value": context}
+
+
+def _is_patient_id(path: TagPath) -> bool:
+    return path.depth == 1 and (path.leaf.group, path.leaf.element) == (0x0010, 0x0020) \
+        and not path.is_private
+
+
+def _check(e: LedgerEntry, action: str, expected: dict[str, Any], *, path: Any = "",
+           scope: str = "instance", category: Optional[str] = None, **cats: Any) -> Check:
+    """A Check for entry ``e`` with the categories filled the documented way."""
+    hipaa = e.phi_class if e.phi_class in HIPAA_CLASSES else "none"
+    if category is None:
+        category = _category(action, hipaa)
+    return Check(
+        id=f"{e.id}/{action}", instance=e.instance, file=e.file, patient_id=e.patient_id,
+        study_uid=e.study_uid, series_uid=e.series_uid, modality=e.modality, scope=scope,
+        action=action, path=e.path if path == "" else path,
+        tag_name=e.tag_name or (TagPath.parse(e.path).keyword() if e.path else ""),
+        expected=expected, category=category, hipaa_class=hipaa,
+        ps315_action=cats.get("ps315_action"), ps315_option=cats.get("ps315_option"),
+        iod_type=None, weight=1.0, ledger_ids=[e.id], sop_class_uid=e.sop_class_uid)
+
+
+def _category(action: str, hipaa: str) -> str:
+    """hipaa for identifiers of the 18 classes; dicom for retention/conformance; else best practice."""
+    if action in _DICOM_ACTIONS:
+        return "dicom"
+    if action == "date_interval":
+        return "best_practice"
+    return "hipaa" if hipaa != "none" else "dicom"

@@ -1,0 +1,55 @@
+"""MIDI-B mapping files: ``id_old,id_new`` CSVs for UIDs and patient IDs.
+
+The official scorer needs them to know which new UID / patient ID a tool gave each original
+one (``uid_consistent``, ``patid_consistent``, and matching output files to answer-key rows).
+Values are raw (no ``<…>`` wrapping); the header is exactly ``id_old,id_new``. The runner writes
+them when a tool reveals its mapping; the scorer and ``midib import-key`` read them.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Mapping
+
+from midib.errors import MidibError
+
+HEADER = ("id_old", "id_new")
+
+
+def read_mapping(path: str | Path) -> dict[str, str]:
+    """{old: new} from a mapping CSV; a one-line MidibError on a missing/malformed file."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise MidibError(f"cannot read mapping file {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise MidibError(f"mapping file {path} is not UTF-8 text") from e
+    if not rows or tuple(c.strip() for c in rows[0][:2]) != HEADER:
+        raise MidibError(f"mapping file {path}: first line must be 'id_old,id_new'")
+    out: dict[str, str] = {}
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) < 2:
+            raise MidibError(f"{path}:{lineno}: expected two columns id_old,id_new")
+        old, new = row[0].strip(), row[1].strip()
+        if old in out and out[old] != new:
+            raise MidibError(f"{path}:{lineno}: {old!r} is mapped twice "
+                             f"({out[old]!r} and {new!r})")
+        out[old] = new
+    return out
+
+
+def write_mapping(path: str | Path, mapping: Mapping[str, str]) -> int:
+    """Write {old: new} as an ``id_old,id_new`` CSV (sorted by old id); return the row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(HEADER)
+        for old in sorted(mapping):
+            w.writerow((old, mapping[old]))
+    return len(mapping)

@@ -9,7 +9,7 @@ option, IOD requirement type) so results can be aggregated by any of them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Optional
 
@@ -78,7 +78,8 @@ class Check:
     sop_class_uid: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow on purpose: asdict() deep-copies and dominated key writing time
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Check":

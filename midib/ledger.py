@@ -9,7 +9,7 @@ Entries with ``role == "keep"`` record values that a correct de-identifier must 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Optional
 
@@ -60,7 +60,9 @@ class LedgerEntry:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != {} }
+        # shallow on purpose: asdict() deep-copies and dominated generation time
+        return {f: v for f in self.__dataclass_fields__
+                if (v := getattr(self, f)) is not None and v != {}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LedgerEntry":

@@ -45,6 +45,11 @@ class ToolAdapter(abc.ABC):
     description: str = ""
     needs_answer_key: bool = False      # only the oracle baseline
 
+    def configure(self, options: dict[str, str]) -> None:
+        """Receive the ``--set`` options before ``available()`` is asked (an option may be what
+        makes a tool runnable, e.g. presidio's model path). Default: nothing to do."""
+        self.options = dict(options)
+
     @abc.abstractmethod
     def available(self) -> tuple[bool, str]:
         """(True, "") if the tool can run here, else (False, why not, e.g. 'java not found')."""
@@ -65,9 +70,11 @@ class ToolAdapter(abc.ABC):
 class ToolFailed(Exception):
     """The tool ran but failed (the message says how); partial output is kept."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1,
+                 command: list[str] | str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.command = command          # what was run, for run.json (optional)
 
 
 class CommandAdapter(ToolAdapter):
@@ -81,7 +88,7 @@ class CommandAdapter(ToolAdapter):
         cmd = self.argv(input_dir, output_dir, ctx)
         code = run_logged(cmd, ctx.log_dir, self.name)
         if code != 0:
-            raise ToolFailed(f"{cmd[0]} exited with status {code}", exit_code=code)
+            raise ToolFailed(f"{cmd[0]} exited with status {code}", exit_code=code, command=cmd)
         return ToolOutcome(command=cmd)
 
 

@@ -1,0 +1,188 @@
+"""``midib run``: one tool, one benchmark, one recorded run folder.
+
+The runner never lets a tool near the benchmark itself: the tool gets a private copy of
+``BENCH/input`` inside the run folder, the answer key only if it is the oracle, and runs in a
+watched child process (:mod:`midib.run.process`, :mod:`midib.run.child`). Afterwards both the
+benchmark input and the private copy are checked against the manifest's checksums, so a tool
+that writes into its input is caught and recorded, never silently scored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from midib.benchmark import Benchmark, checksum_tree, verify_tree
+from midib.errors import MidibError
+from midib.run.adapter import ToolAdapter
+from midib.run.child import EXIT_CRASHED, EXIT_FAILED, EXIT_OK
+from midib.run.process import ProcessStats, run_watched
+from midib.run.runfile import RunFolder, RunRecord, write_mapping, write_record
+
+
+@dataclass
+class RunRequest:
+    """What the user asked for: a tool by name (or a --cmd template) on a benchmark."""
+
+    benchmark: Path
+    out: Path
+    tool: Optional[str] = None
+    template: Optional[str] = None
+    timeout: Optional[float] = None
+    options: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    force: bool = False
+    keep_work: bool = False
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def prepare_folder(out: Path, bench: Benchmark, force: bool) -> RunFolder:
+    """An empty run folder; refuses a non-empty one (unless force) and any overlap with BENCH."""
+    out_abs, bench_abs = out.resolve(), bench.root.resolve()
+    if out_abs == bench_abs or bench_abs in out_abs.parents or out_abs in bench_abs.parents:
+        raise MidibError(f"run folder {out} must not be inside (or contain) the benchmark {bench.root}")
+    if out.exists() and not out.is_dir():
+        raise MidibError(f"run folder {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise MidibError(f"run folder {out} is not empty; choose another --out or add --force")
+        shutil.rmtree(out)
+    folder = RunFolder(out)
+    for d in (folder.output_dir, folder.log_dir, folder.work_dir / "scratch"):
+        d.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def resolve_adapter(req: RunRequest) -> ToolAdapter:
+    """The adapter to run; an unloadable one becomes an adapter reporting why it is unavailable."""
+    if req.template:
+        from midib.run.tools.command import TemplateAdapter
+
+        return TemplateAdapter(req.template)
+    from midib.run.registry import get_tool
+
+    entry = get_tool(req.tool or "")
+    return entry.adapter if entry.adapter is not None else _Unloadable(entry.name, entry.load_error)
+
+
+class _Unloadable(ToolAdapter):
+    """Stands for a tool whose module could not be imported."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+
+    def available(self) -> tuple[bool, str]:
+        return False, self.reason
+
+    def run(self, input_dir, output_dir, ctx):  # pragma: no cover - never run
+        raise RuntimeError(self.reason)
+
+
+def child_spec(req: RunRequest, adapter: ToolAdapter, folder: RunFolder, bench: Benchmark) -> dict[str, Any]:
+    work = folder.work_dir.resolve()
+    return {
+        "tool": req.tool, "template": req.template, "options": req.options, "seed": req.seed,
+        "input": str(work / "input"), "output": str(folder.output_dir.resolve()),
+        "work_dir": str(work / "scratch"), "log_dir": str(folder.log_dir.resolve()),
+        "benchmark_dir": str(bench.root.resolve()) if adapter.needs_answer_key else None,
+        "result": str(work / "result.json"), "sys_path": [p for p in sys.path if p],
+    }
+
+
+def status_from(stats: ProcessStats, result: Optional[dict[str, Any]]) -> tuple[str, str]:
+    """(status, reason) from how the child ended and what it wrote."""
+    if stats.timed_out:
+        return "timeout", f"killed after the {stats.wall_seconds:.1f} s time limit"
+    if stats.signal is not None:
+        return "crashed", f"tool process killed by signal {stats.signal}"
+    if result is None:
+        return "crashed", f"tool process exited with status {stats.exit_code} and no result"
+    if stats.exit_code in (EXIT_OK, EXIT_FAILED, EXIT_CRASHED):
+        return result.get("status", "crashed"), result.get("reason", "")
+    return "crashed", f"tool process exited with status {stats.exit_code}"
+
+
+def execute(req: RunRequest) -> RunRecord:
+    """Run the request end to end and write ``run.json``; tool failures are statuses, not errors."""
+    bench = Benchmark.open(req.benchmark)
+    if not bench.input_dir.is_dir():
+        raise MidibError(f"benchmark {bench.root} has no input/ folder")
+    adapter = resolve_adapter(req)
+    adapter.configure(dict(req.options))
+    folder = prepare_folder(req.out, bench, req.force)
+    record = RunRecord(benchmark=str(bench.root.resolve()), options=dict(req.options),
+                       tool={"name": adapter.name or req.tool, "version": _safe_version(adapter)})
+    for log in ("stdout.txt", "stderr.txt"):
+        (folder.log_dir / log).touch()
+    expected = bench.manifest().get("input_sha256") or checksum_tree(bench.input_dir)
+    record.input_files = len(expected)
+    record.started = now()
+    ok, reason = _safe_available(adapter)
+    if not ok:
+        record.status, record.reason, record.ended = "unavailable", reason, now()
+    else:
+        _run_child(req, adapter, folder, bench, record)
+    _verify_inputs(bench, folder, expected, record)
+    record.output_files = sum(1 for p in folder.output_dir.rglob("*") if p.is_file())
+    if not req.keep_work:
+        shutil.rmtree(folder.work_dir, ignore_errors=True)
+    write_record(folder, record)
+    return record
+
+
+def _run_child(req: RunRequest, adapter: ToolAdapter, folder: RunFolder, bench: Benchmark,
+               record: RunRecord) -> None:
+    shutil.copytree(bench.input_dir, folder.work_dir / "input")
+    spec = child_spec(req, adapter, folder, bench)
+    spec_path = folder.work_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    stats = run_watched([sys.executable, "-m", "midib.run.child", str(spec_path.resolve())],
+                        folder.log_dir / "stdout.txt", folder.log_dir / "stderr.txt", req.timeout)
+    record.ended = now()
+    result_path = Path(spec["result"])
+    result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else None
+    record.status, record.reason = status_from(stats, result)
+    record.wall_seconds, record.cpu_seconds = stats.wall_seconds, stats.cpu_seconds
+    record.peak_memory_mb = stats.peak_memory_mb
+    result = result or {}
+    record.exit_code = result.get("exit_code", stats.exit_code)
+    record.command = result.get("command") or ""
+    record.notes = list(result.get("notes", []))
+    for kind in ("uid", "patid"):
+        mapping = result.get(f"{kind}_mapping") or {}
+        if mapping:
+            write_mapping(folder.mapping_dir / f"{kind}_mapping.csv", mapping)
+            record.mapping[kind] = f"mapping/{kind}_mapping.csv"
+
+
+def _verify_inputs(bench: Benchmark, folder: RunFolder, expected: dict[str, str],
+                   record: RunRecord) -> None:
+    """Check the benchmark input and the tool's private copy against the manifest."""
+    problems = [f"benchmark input {p}" for p in verify_tree(bench.input_dir, expected)]
+    copy = folder.work_dir / "input"
+    if copy.is_dir():
+        problems += [f"tool's input copy {p}" for p in verify_tree(copy, expected)]
+    record.input_problems = problems
+    record.input_untouched = not problems
+
+
+def _safe_available(adapter: ToolAdapter) -> tuple[bool, str]:
+    try:
+        return adapter.available()
+    except Exception as e:
+        return False, f"availability check failed: {type(e).__name__}: {e}"
+
+
+def _safe_version(adapter: ToolAdapter) -> Optional[str]:
+    try:
+        return adapter.version()
+    except Exception:
+        return None

@@ -1,0 +1,166 @@
+"""The runner: statuses, time limit on the whole tree, input protection, run.json, CLI exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from midib.benchmark import checksum_tree
+from midib.cli import main
+from midib.run.runfile import read_mapping, read_record
+from test_run_helpers import make_bench
+
+PY = sys.executable
+
+
+@pytest.fixture()
+def bench(tmp_path: Path) -> Path:
+    return make_bench(tmp_path / "bench")
+
+
+def script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def run_cli(*args: object) -> int:
+    return main(["run", *map(str, args)])
+
+
+def test_identity_ok_record_fields(bench: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert run_cli(bench, "--tool", "identity", "--out", out) == 0
+    rec = read_record(out)
+    assert rec.status == "ok" and rec.exit_code == 0 and rec.tool["name"] == "identity"
+    assert rec.input_files == 2 and rec.output_files == 2 and rec.input_untouched
+    assert rec.peak_memory_mb > 0 and rec.wall_seconds > 0
+    assert rec.mapping == {"uid": None, "patid": None}
+    assert (out / "logs" / "stdout.txt").is_file() and not (out / "work").exists()
+    data = json.loads((out / "run.json").read_text())
+    assert data["format"] == "midib-run" and data["version"] == 1
+
+
+def test_nonzero_exit_is_failed(bench: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code = run_cli(bench, "--cmd", f"{PY} -c 'import sys; sys.exit(3)' {{input}} {{output}}", "--out", out)
+    rec = read_record(out)
+    assert code == 1 and rec.status == "failed" and rec.exit_code == 3
+    assert isinstance(rec.command, list) and rec.command[0] == PY
+
+
+def test_timeout_kills_whole_tree(bench: Path, tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    s = script(tmp_path, "sleeper.py", f"""
+        import subprocess, sys, time
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(pidfile)!r}, "w").write(str(p.pid))
+        time.sleep(60)
+    """)
+    out = tmp_path / "run"
+    code = run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out, "--timeout", 1.5)
+    rec = read_record(out)
+    assert code == 1 and rec.status == "timeout"
+    grandchild = int(pidfile.read_text())
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+
+
+def test_adapter_exception_is_crashed_and_partial_output_kept(bench: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    script(tmp_path, "crashy.py", """
+        from midib.run.adapter import ToolAdapter
+        class Crashy(ToolAdapter):
+            name = "crashy"
+            def available(self): return True, ""
+            def run(self, input_dir, output_dir, ctx):
+                (output_dir / "partial.dcm").write_bytes(b"x")
+                raise RuntimeError("boom")
+        class Segv(Crashy):
+            def run(self, input_dir, output_dir, ctx):
+                import os, signal
+                os.kill(os.getpid(), signal.SIGSEGV)
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert run_cli(bench, "--tool", "crashy:Crashy", "--out", tmp_path / "r1") == 1
+    rec = read_record(tmp_path / "r1")
+    assert rec.status == "crashed" and "RuntimeError: boom" in rec.reason and rec.output_files == 1
+    assert "boom" in (tmp_path / "r1" / "logs" / "stderr.txt").read_text()
+    assert run_cli(bench, "--tool", "crashy:Segv", "--out", tmp_path / "r2") == 1
+    rec = read_record(tmp_path / "r2")
+    assert rec.status == "crashed" and "signal 11" in rec.reason
+
+
+def test_unavailable_tool_is_recorded(bench: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", "no-such-deid-tool {input} {output}", "--out", out) == 1
+    rec = read_record(out)
+    assert rec.status == "unavailable" and "not found" in rec.reason and rec.output_files == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_tool_writing_into_its_input_is_caught(bench: Path, tmp_path: Path) -> None:
+    before = checksum_tree(bench / "input")
+    s = script(tmp_path, "vandal.py", """
+        import pathlib, sys
+        victim = sorted(pathlib.Path(sys.argv[1]).rglob("*.dcm"))[0]
+        victim.write_bytes(b"scribbled")
+        (pathlib.Path(sys.argv[1]) / "extra.txt").write_text("x")
+    """)
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
+    rec = read_record(out)
+    assert not rec.input_untouched
+    assert any("changed: DOE_JOHN" in p for p in rec.input_problems)
+    assert any("added: extra.txt" in p for p in rec.input_problems)
+    assert checksum_tree(bench / "input") == before  # the benchmark itself never changes
+
+
+def test_revealed_mapping_written_as_csv(bench: Path, tmp_path: Path, monkeypatch) -> None:
+    script(tmp_path, "mapper.py", """
+        from midib.run.adapter import ToolAdapter, ToolOutcome
+        class Mapper(ToolAdapter):
+            def available(self): return True, ""
+            def run(self, input_dir, output_dir, ctx):
+                return ToolOutcome(uid_mapping={"1.2.3": "2.25.9"}, patid_mapping={"MRN4711": "P1"})
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "run"
+    assert run_cli(bench, "--tool", "mapper:Mapper", "--out", out) == 0
+    rec = read_record(out)
+    assert rec.mapping == {"uid": "mapping/uid_mapping.csv", "patid": "mapping/patid_mapping.csv"}
+    assert (out / "mapping" / "uid_mapping.csv").read_text().splitlines()[0] == "id_old,id_new"
+    assert read_mapping(out / "mapping" / "patid_mapping.csv") == {"MRN4711": "P1"}
+
+
+def test_user_errors_exit_2(bench: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run_cli(bench, "--tool", "identity", "--out", out) == 2
+    assert (out / "keep.txt").read_text() == "mine"
+    assert run_cli(tmp_path / "nope", "--tool", "identity", "--out", tmp_path / "r") == 2
+    assert run_cli(bench, "--tool", "no-such-tool", "--out", tmp_path / "r") == 2
+    assert run_cli(bench, "--cmd", "tool {input}", "--out", tmp_path / "r") == 2
+    assert run_cli(bench, "--tool", "identity", "--out", bench / "run") == 2
+    assert run_cli(bench, "--tool", "identity", "--set", "novalue", "--out", tmp_path / "r") == 2
+    err = capsys.readouterr().err
+    assert "not empty" in err and "Traceback" not in err
+    assert run_cli(bench, "--tool", "identity", "--out", out, "--force") == 0
+
+
+def test_memory_of_the_tree_is_measured(bench: Path, tmp_path: Path) -> None:
+    s = script(tmp_path, "hog.py", """
+        import subprocess, sys, time
+        code = "b = bytearray(150 * 2**20); import time; time.sleep(1.0)"
+        p = subprocess.Popen([sys.executable, "-c", code])
+        p.wait()
+    """)
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
+    assert read_record(out).peak_memory_mb > 150

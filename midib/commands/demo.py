@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from midib.errors import MidibError
 
@@ -10,9 +11,35 @@ HELP = "Generate a benchmark, run every available tool, score them and write the
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Declare this command's arguments (placeholder until implemented)."""
+    """Where to write, which benchmark, which tools."""
+    parser.add_argument("--out", type=Path, default=Path("midib-demo"), metavar="DIR",
+                        help="folder for leaderboard.html and leaderboard.md (default: midib-demo)")
+    parser.add_argument("--work", type=Path, metavar="DIR",
+                        help="folder for the benchmark and run folders (default: OUT/work)")
+    parser.add_argument("--preset", default="mini", help="benchmark preset (default: mini)")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
+    parser.add_argument("--tools", metavar="A,B,...",
+                        help="comma-separated tool names (default: every known adapter; "
+                             "unavailable ones are listed as such)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="worker processes for generate and score (default: 1)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise MidibError("'demo' is not implemented yet")
+    """Run the demo, print the short table and the leaderboard's path."""
+    from rich.console import Console
+
+    from midib.report.demo import board_table, run_demo
+
+    if args.jobs < 1:
+        raise MidibError(f"--jobs must be at least 1, got {args.jobs}")
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    console = Console()
+    result = run_demo(args.out, preset=args.preset, seed=args.seed, tools=tools, jobs=args.jobs,
+                      work=args.work, console=console)
+    for note in result.notes:
+        console.print(f"  {note}", markup=False, highlight=False)
+    console.print(board_table(result.board))
+    console.print(f"leaderboard: {result.html.resolve()}", markup=False, highlight=False)
+    console.print(f"markdown:    {result.markdown.resolve()}", markup=False, highlight=False)
+    return 0

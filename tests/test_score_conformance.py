@@ -1,0 +1,104 @@
+"""dciodvfy engine: errors a tool introduced are found; errors the source had are not blamed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+
+from midib.errors import MidibError
+from midib.score.conformance import Dciodvfy, normalise, parse
+
+needs_dciodvfy = pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy not installed")
+
+
+@pytest.fixture()
+def ct_source(tmp_path: Path) -> Path:
+    path = tmp_path / "src.dcm"
+    shutil.copy(get_testdata_file("CT_small.dcm"), path)
+    return path
+
+
+def test_normalise_masks_values_keeps_names() -> None:
+    a = normalise("Error - Value invalid for this VR - (0x0010,0x0030) DA Patient's Birth Date  DA [1] = <2004x> - Length invalid for this VR = 5, expected == 8 or 10")
+    b = normalise("Error - Value invalid for this VR - (0x0010,0x0030) DA Patient's Birth Date  DA [1] = <19x> - Length invalid for this VR = 3, expected == 8 or 10")
+    assert a == b and "2004x" not in a and "Birth Date DA" in a
+    kept = normalise("Error - Missing attribute Type 1 Required Element=<StudyInstanceUID> Module=<GeneralStudy>")
+    assert "<StudyInstanceUID>" in kept and "<GeneralStudy>" in kept
+
+
+def test_parse_keeps_errors_only() -> None:
+    out = "CTImage\nWarning - Value is zero\nError - Missing attribute Type 1 Required Element=<X> Module=<Y>\n"
+    assert parse(out) == ["Error - Missing attribute Type 1 Required Element=<X> Module=<Y>"]
+
+
+@needs_dciodvfy
+def test_identical_copy_introduces_nothing(tmp_path: Path) -> None:
+    src = get_testdata_file("rtstruct.dcm")  # carries errors of its own: not the tool's fault
+    out = tmp_path / "out.dcm"
+    shutil.copy(src, out)
+    engine = Dciodvfy()
+    assert engine.errors(src), "rtstruct.dcm is expected to have source errors"
+    assert engine.introduced(src, out) == []
+
+
+@needs_dciodvfy
+def test_deleted_type1_element_is_introduced(ct_source: Path, tmp_path: Path) -> None:
+    ds = dcmread(ct_source)
+    del ds.StudyInstanceUID
+    out = tmp_path / "out.dcm"
+    ds.save_as(out)
+    introduced = Dciodvfy().introduced(ct_source, out)
+    assert any("Type 1" in e and "<StudyInstanceUID>" in e for e in introduced), introduced
+
+
+@needs_dciodvfy
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")
+def test_changed_value_with_same_error_is_not_introduced(tmp_path: Path) -> None:
+    src, out = tmp_path / "src.dcm", tmp_path / "out.dcm"
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientBirthDate = "2004x"
+    ds.save_as(src)
+    ds.PatientBirthDate = "1999y"  # a tool replaced the (invalid) value by another invalid one
+    ds.save_as(out)
+    engine = Dciodvfy()
+    assert engine.errors(src)
+    assert engine.introduced(src, out) == []
+
+
+@needs_dciodvfy
+def test_source_results_are_cached(ct_source: Path, tmp_path: Path) -> None:
+    engine = Dciodvfy()
+    first = engine.source_errors(ct_source)
+    ct_source.write_bytes(b"not dicom")  # a second run would now report errors
+    assert engine.source_errors(ct_source) == first
+
+
+def test_missing_dciodvfy(monkeypatch: pytest.MonkeyPatch, ct_source: Path) -> None:
+    monkeypatch.setenv("PATH", "")
+    engine = Dciodvfy()
+    ok, reason = engine.available()
+    assert not ok and "dciodvfy" in reason
+    with pytest.raises(RuntimeError, match="unavailable"):
+        engine.introduced(ct_source, ct_source)
+
+
+@needs_dciodvfy
+def test_missing_file_is_user_error(tmp_path: Path) -> None:
+    with pytest.raises(MidibError, match="no such file"):
+        Dciodvfy().errors(tmp_path / "absent.dcm")
+
+
+@needs_dciodvfy
+def test_introduced_many_keeps_order(ct_source: Path, tmp_path: Path) -> None:
+    ds = dcmread(ct_source)
+    del ds.StudyInstanceUID
+    bad = tmp_path / "bad.dcm"
+    ds.save_as(bad)
+    pairs = [(ct_source, ct_source), (ct_source, bad), (ct_source, ct_source)]
+    engine = Dciodvfy()
+    assert engine.introduced_many(pairs, workers=3) == engine.introduced_many(pairs, workers=1)
+    assert [bool(x) for x in engine.introduced_many(pairs)] == [False, True, False]

@@ -21,10 +21,10 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from midib.errors import MidibError
+from midib.resources import synthetic_phi_dir
 from midib.generate.context import Device, StudyContext, dicom_date, dicom_time
 
 VENDORS_ENV = "MIDIB_VENDORS"
-VENDORS_PATH = Path(__file__).resolve().parents[3] / "synthetic_phi" / "vendors.json"
 
 # Where each template field comes from, and the ledger kind of identifier it carries.
 FIELD_KINDS: dict[str, str] = {
@@ -43,7 +43,8 @@ _KIND_MODALITY = {"US_CINE": "US"}
 
 def vendors_path() -> Path:
     """The catalogue in use: ``$MIDIB_VENDORS`` if set (tests, organisers), else the project's."""
-    return Path(os.environ.get(VENDORS_ENV, VENDORS_PATH))
+    env = os.environ.get(VENDORS_ENV)
+    return Path(env) if env else synthetic_phi_dir() / "vendors.json"
 
 
 @lru_cache(maxsize=4)

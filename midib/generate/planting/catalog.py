@@ -7,18 +7,17 @@ The folder sits at the repository top so people can edit scenarios without touch
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from midib.errors import MidibError
+from midib.resources import synthetic_phi_dir
 
 
 def catalog_dir() -> Path:
     """Where the planting data lives (env override, else the repository's synthetic_phi/)."""
-    env = os.environ.get("MIDIB_SYNTHETIC_PHI")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "synthetic_phi"
+    return synthetic_phi_dir()
 
 
 @lru_cache(maxsize=None)

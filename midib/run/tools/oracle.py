@@ -24,7 +24,9 @@ from midib.answer_key import Check, read_key, read_key_header
 from midib.benchmark import Benchmark
 from midib.ledger import read_ledger
 from midib.run.adapter import RunContext, ToolAdapter, ToolFailed, ToolOutcome
+from midib.keys.profile import Profile, load_profile
 from midib.run.tools.oracle_edits import FileEditor, PatientKeys
+from midib.run.tools.oracle_policy import Requirements
 
 #: profile option -> CID 7050 code (PS3.16), 113100 (basic profile) is always recorded
 OPTION_CODES: dict[str, tuple[str, str]] = {
@@ -51,6 +53,13 @@ def profile_options(bench: Benchmark, checks: list[Check]) -> list[str]:
     if bench.profile_path.is_file():
         return list(json.loads(bench.profile_path.read_text(encoding="utf-8")).get("options", []))
     return []
+
+
+def bench_profile(bench: Benchmark) -> Profile:
+    """The profile the key was derived under: answer_key/profile.json, else benchmark.json's."""
+    if bench.profile_path.is_file():
+        return load_profile(bench.profile_path)
+    return load_profile(bench.manifest().get("profile") or None)
 
 
 def load_truth(bench: Benchmark) -> tuple[dict[str, list[Check]], dict[str, set[str]], set[str]]:
@@ -97,16 +106,25 @@ class OracleAdapter(ToolAdapter):
         keys = PatientKeys(salt=f"midib-oracle-{bench.manifest().get('seed', ctx.seed)}",
                            retain_uids="rtnUIDsOpt" in options)
         codes = [OPTION_CODES["basic"]] + [OPTION_CODES[o] for o in options if o in OPTION_CODES]
-        notes: list[str] = []
+        profile = bench_profile(bench)
+        reqs = Requirements()
+        learning = reqs.available
+        notes: list[str] = [] if learning else ["dciodvfy not found: type 1/2 guessed (Z, D nested)"]
         for f in sorted(p for p in input_dir.rglob("*") if p.is_file()):
             rel = f.relative_to(input_dir).as_posix()
             try:
-                ds = pydicom.dcmread(f)
+                pydicom.dcmread(f, stop_before_pixels=True)
             except Exception as e:  # not DICOM: nothing to de-identify, nothing written
                 notes.append(f"skipped {rel}: {type(e).__name__}")
                 continue
-            editor = FileEditor(ds, by_file.get(rel, []), keys, keep, codes)
-            editor.apply(phi.get(str(ds.get("PatientID", "")), set()))
+            for attempt in range(4):  # each pass may learn that an element is required
+                ds = pydicom.dcmread(f)
+                required = reqs.of(str(ds.get("SOPClassUID", "")))
+                editor = FileEditor(ds, by_file.get(rel, []), keys, keep, codes, profile,
+                                    required, learning)
+                editor.apply(phi.get(str(ds.get("PatientID", "")), set()))
+                if not learning or not reqs.learn(str(ds.get("SOPClassUID", "")), ds, editor.edits):
+                    break
             target = output_dir / editor.output_name()
             target.parent.mkdir(parents=True, exist_ok=True)
             ds.save_as(target)

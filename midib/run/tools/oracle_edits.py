@@ -20,13 +20,25 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from midib.answer_key import Check
+from midib.keys.profile import Profile
+from midib.run.tools.oracle_policy import Edit, edit_for
 from midib.run.tools.strip import element_keyword, is_instance_uid, new_uid
 from midib.tagpath import TagPath, iter_elements
 
 TEXT_VRS = {"PN", "LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "UR", "DA", "DT", "TM", "AS"}
 DATE_VRS = {"DA", "DT", "TM"}
 DUMMY = {"PN": "ANONYMOUS", "AE": "ANON", "CS": "ANON", "IS": "0", "DS": "0", "AS": "000Y",
-         "UI": "2.25.0"}
+         "UI": "2.25.0", "DA": "19000101", "TM": "000000", "DT": "19000101000000"}
+NUMERIC_VRS = {"US", "UL", "SS", "SL", "FL", "FD", "UV", "SV"}
+
+
+def dummy_value(vr: str) -> object:
+    """A neutral non-empty value valid for ``vr`` (holds nothing of the original)."""
+    if vr in NUMERIC_VRS:
+        return 0
+    if vr in ("OB", "OW", "OF", "OD", "OL", "OV", "UN"):
+        return b"\0\0"
+    return DUMMY.get(vr, "ANONYMIZED")
 
 
 @dataclass
@@ -76,8 +88,11 @@ class FileEditor:
     """Applies one file's checks, then the profile-wide rules, to ``ds`` in place."""
 
     def __init__(self, ds: Dataset, checks: list[Check], keys: PatientKeys, keep: set[str],
-                 codes: list[tuple[str, str]]) -> None:
+                 codes: list[tuple[str, str]], profile: Profile,
+                 required: Optional[dict[str, str]] = None, learning: bool = False) -> None:
         self.ds, self.checks, self.keys, self.keep, self.codes = ds, checks, keys, keep, codes
+        self.profile, self.required, self.learning = profile, required or {}, learning
+        self.edits: list[Edit] = []   # what do_text_removed chose, for requirement learning
         self.old_patient = str(ds.get("PatientID", ""))
         self.days = keys.offset_days(self.old_patient)
         self.protected = {c.path for c in checks
@@ -105,22 +120,33 @@ class FileEditor:
         return [e for _, e in TagPath.parse(c.path).find(self.ds)] if c.path else []
 
     def do_text_removed(self, c: Check) -> None:
-        """Type 3 and private: delete; UIDs: remap; type 1 or inside an item (where an empty
-        value breaks a type 1 slot): a neutral dummy; otherwise (type 2): present but empty."""
-        nested = TagPath.parse(c.path).depth > 1
-        for path, elem in TagPath.parse(c.path).find(self.ds):
-            if c.iod_type == "3" or elem.tag.is_private:
-                self._delete(c.path)
-            elif elem.VR == "UI" and elem.value:
-                elem.value = self.keys.uid(str(elem.value))
-            elif elem.VR == "SQ":
-                elem.value = Sequence()
-            elif elem.VR in DATE_VRS and elem.value and (c.iod_type == "1" or nested):
+        """The profile's action at the right depth (see :mod:`oracle_policy`): private
+        elements deleted, UIDs left to :meth:`remap_uids` (once), else X, Z or D on the leaf
+        or on the ancestor sequence the profile removes."""
+        for path, elem in list(TagPath.parse(c.path).find(self.ds)):
+            if elem.tag.is_private:
+                self._delete(str(path))
+                continue
+            if elem.VR == "UI" and elem.value:
+                continue  # remap_uids() replaces it consistently (twice would break references)
+            edit = edit_for(path, elem.keyword, self.profile, self.required, self.learning)
+            self.edits.append(edit)
+            self.apply_edit(edit)
+
+    def apply_edit(self, edit: Edit) -> None:
+        """Delete (X), empty (Z) or put a dummy in (D) the element at ``edit.path``."""
+        if edit.code == "X":
+            self._delete(edit.path)
+            return
+        for path, elem in TagPath.parse(edit.path).find(self.ds):
+            if edit.code == "Z":
+                elem.value = Sequence() if elem.VR == "SQ" else None
+            elif elem.VR == "SQ" or (elem.VR == "UI" and elem.value):
+                continue  # D on a sequence: items stay, their leaves are edited by their checks
+            elif elem.VR in DATE_VRS and elem.value:
                 self.shift(str(path), elem)
-            elif c.iod_type == "1" or nested:
-                elem.value = DUMMY.get(elem.VR, "ANONYMIZED")
             else:
-                elem.value = None
+                elem.value = dummy_value(elem.VR)
 
     def do_text_notnull(self, c: Check) -> None:
         for path, elem in TagPath.parse(c.path).find(self.ds):
@@ -129,7 +155,7 @@ class FileEditor:
             if elem.VR in DATE_VRS and elem.value:
                 self.shift(str(path), elem)
             else:
-                elem.value = DUMMY.get(elem.VR, "ANONYMIZED")
+                elem.value = dummy_value(elem.VR)
 
     def do_date_shifted(self, c: Check) -> None:
         for path, elem in TagPath.parse(c.path).find(self.ds):

@@ -15,13 +15,19 @@ from pathlib import Path
 from typing import Optional
 
 import pydicom
-from pydicom.datadict import keyword_for_tag
+from dataclasses import dataclass, field
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.sequence import Sequence
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from midib import __version__
+from midib.keys.profile import load_profile
+from midib.keys.ps315 import action_for
 from midib.run.adapter import RunContext, ToolAdapter, ToolOutcome
+from midib.run.tools.oracle_policy import Requirements
 
 #: UI elements that name a class, syntax or scheme, never an instance: kept as they are
 NON_INSTANCE_UIDS = {"TransferSyntaxUID", "ImplementationClassUID", "CodingSchemeUID",
@@ -36,7 +42,7 @@ STRUCTURAL = ("SOPClassUID", "Modality", "ImageType", "SamplesPerPixel", "Photom
               "ImagePositionPatient", "SliceThickness", "PixelData", "FloatPixelData",
               "LossyImageCompression", "PixelIntensityRelationship", "PresentationIntentType",
               "ValueType", "ContinuityOfContent", "CompletionFlag", "VerificationFlag",
-              "ImagerPixelSpacing", "PixelPaddingValue",
+              "ImagerPixelSpacing", "PixelPaddingValue", "ConceptNameCodeSequence",
               # modality modules' technical type 1/2 elements (MR, CT, PT, US): no identity in them
               "ScanningSequence", "SequenceVariant", "ScanOptions", "MRAcquisitionType",
               "EchoTime", "EchoTrainLength", "RepetitionTime", "KVP", "Units",
@@ -106,14 +112,78 @@ def transfer_syntax(ds: Dataset) -> UID:
     return UID(meta.get("TransferSyntaxUID", ImplicitVRLittleEndian) if meta else ImplicitVRLittleEndian)
 
 
+@dataclass
+class Repairs:
+    """What strip adds back so each kind of object stays conformant, learned from dciodvfy.
+
+    The short structural list cannot know every IOD's required elements (PET Series, DX Image,
+    Mammography...). dciodvfy does: each "Missing/Empty attribute Type 1|2 ... Element=<X>"
+    error on a stripped object adds X back, empty for type 2, and for type 1 the source's value
+    when the Basic profile keeps that attribute (a code, a count), else a neutral dummy. Learned
+    once per SOP class, then applied to every object of that class without running dciodvfy.
+    """
+
+    checker: Requirements = field(default_factory=Requirements)
+    by_class: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def apply(self, src: Dataset, out: Dataset) -> None:
+        sop = str(src.get("SOPClassUID", ""))
+        fixes = self.by_class.get(sop)
+        if fixes is not None and not any(k.endswith("C") for k in fixes.values()):
+            restore(src, out, fixes)
+            return
+        # first object of its class, or a class with conditional requirements: ask dciodvfy
+        local = {kw: k for kw, k in (fixes or {}).items() if not k.endswith("C")}
+        restore(src, out, local)
+        for _ in range(3):  # a repaired object may reveal requirements of the next module
+            found = {kw: t for t, kw in self.checker.errors(out) if kw not in local}
+            if not found:
+                break
+            local.update(found)
+            restore(src, out, found)
+        self.by_class[sop] = {**(fixes or {}), **local}
+
+
+def restore(src: Dataset, out: Dataset, fixes: dict[str, str]) -> None:
+    """Put required top-level elements back: type 2 empty; type 1 kept value or dummy."""
+    basic = load_profile("basic")
+    for keyword, kind in fixes.items():
+        tag = tag_for_keyword(keyword)
+        if tag is None or tag >> 16 == 0x0002 or (keyword in out and out[keyword].value not in (None, "", b"")):
+            continue
+        vr = dictionary_VR(tag)
+        if keyword not in src and kind.startswith("1"):
+            continue  # the source lacked it too: not strip's error, and no value to keep
+        kind = kind[0]
+        if kind == "1" and keyword in src and action_for(tag, basic)[0] == "K" and vr != "UI":
+            out[keyword] = src[keyword]
+        elif kind == "1" and vr not in ("SQ", "UI"):
+            out.add_new(tag, vr, dummy_for(vr))
+        elif kind == "2":
+            out.add_new(tag, vr, Sequence() if vr == "SQ" else None)
+
+
+def dummy_for(vr: str) -> object:
+    """A neutral non-empty value for ``vr``."""
+    if vr in ("US", "UL", "SS", "SL", "FL", "FD", "IS", "DS"):
+        return 0 if vr not in ("IS", "DS") else "0"
+    return {"DA": "19000101", "TM": "000000", "DT": "19000101000000", "PN": "ANONYMOUS",
+            "CS": "ANON", "AS": "000Y"}.get(vr, "ANONYMIZED")
+
+
 def write_stripped(src: Dataset, out: Dataset, path: Path) -> None:
+    attach_meta(src, out, path)
+    out.save_as(path, enforce_file_format=True)
+
+
+def attach_meta(src: Dataset, out: Dataset, path: Path) -> None:
+    """File meta information for the stripped object (explicit LE unless pixels stay encoded)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = out.get("SOPClassUID", src.file_meta.get("MediaStorageSOPClassUID"))
     meta.MediaStorageSOPInstanceUID = out.get("SOPInstanceUID", new_uid(path.name, "strip"))
     compressed = "PixelData" in out and transfer_syntax(src).is_compressed
     meta.TransferSyntaxUID = transfer_syntax(src) if compressed else ExplicitVRLittleEndian
     out.file_meta = meta
-    out.save_as(path, enforce_file_format=True)
 
 
 class StripAdapter(ToolAdapter):
@@ -130,6 +200,7 @@ class StripAdapter(ToolAdapter):
         salt = f"midib-strip-{ctx.seed}"
         keep_pixels = ctx.options.get("pixels", "zero") == "keep"
         notes, n, uids = [], 0, {}
+        repairs = Repairs() if Requirements().available else None
         for f in sorted(p for p in input_dir.rglob("*") if p.is_file()):
             try:
                 src = pydicom.dcmread(f)
@@ -138,7 +209,11 @@ class StripAdapter(ToolAdapter):
                 continue
             n += 1
             out = strip_dataset(src, salt, keep_pixels)
-            write_stripped(src, out, output_dir / f"{n:06d}.dcm")
+            target = output_dir / f"{n:06d}.dcm"
+            attach_meta(src, out, target)
+            if repairs is not None:
+                repairs.apply(src, out)
+            out.save_as(target, enforce_file_format=True)
             for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
                 if kw in src:
                     uids[str(src[kw].value)] = str(out[kw].value)

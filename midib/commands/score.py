@@ -1,8 +1,9 @@
-"""`midib score`: Score a run (or any folder of de-identified DICOM) against a benchmark's answer key."""
+"""`midib score`: score a run (or any folder of de-identified DICOM) against a benchmark's key."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from midib.errors import MidibError
 
@@ -10,9 +11,66 @@ HELP = "Score a run (or any folder of de-identified DICOM) against a benchmark's
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Declare this command's arguments (placeholder until implemented)."""
+    """Declare this command's arguments."""
+    parser.add_argument("bench", type=Path, help="benchmark folder (midib generate / import-key)")
+    parser.add_argument("run", type=Path, help="a 'midib run' folder, or any folder of DICOM files")
+    parser.add_argument("--mapping", type=Path, help="MIDI-B UID mapping CSV (id_old,id_new)")
+    parser.add_argument("--patid-mapping", type=Path, help="MIDI-B PatientID mapping CSV")
+    parser.add_argument("--profile", help="re-derive the key from the ledger under this profile")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--no-ocr", action="store_true",
+                        help="no OCR: burned-in text boxes pass only when uniform")
+    parser.add_argument("--no-conformance", action="store_true",
+                        help="skip dciodvfy (conformance checks reported as not run)")
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="exit 1 when the overall percent (0-100) is below this")
+    parser.add_argument("--out", type=Path, help="score folder (default RUN/score)")
+    parser.add_argument("--formula", choices=("midib", "midi-b"), default="midib",
+                        help="overall figure: midib's or the official MIDI-B aggregate")
+    parser.add_argument("--series-mode", action="store_true",
+                        help="with --formula midi-b: de-duplicate checks per series as MIDI-B did")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise MidibError("'score' is not implemented yet")
+    """Score, write results.parquet/.csv and summary.json; 0 scored, 1 below --min-score."""
+    from midib.benchmark import Benchmark
+    from midib.score.inputs import open_run
+    from midib.score.report_files import build_summary, write_summary
+    from midib.score.scorer import ScoreOptions, score_run
+    from midib.score.sink import FileSink
+
+    if args.jobs < 1:
+        raise MidibError(f"--jobs must be at least 1 (got {args.jobs})")
+    if args.series_mode and args.formula != "midi-b":
+        raise MidibError("--series-mode only applies to --formula midi-b")
+    bench = Benchmark.open(args.bench)
+    run_folder = open_run(args.run)
+    status = run_folder.run_info.get("status")
+    if status == "unavailable":
+        why = run_folder.run_info.get("reason") or "unavailable"
+        raise MidibError(f"{args.run}: the tool did not run ({why}); nothing to score")
+    out_dir = args.out or (run_folder.run_dir / "score")
+    opts = ScoreOptions(jobs=args.jobs, ocr=not args.no_ocr, profile=args.profile,
+                        conformance=not args.no_conformance,
+                        mapping=args.mapping, patid_mapping=args.patid_mapping, exclude=out_dir)
+    try:
+        sink = FileSink(out_dir)
+    except OSError as e:
+        raise MidibError(f"cannot write the score folder {out_dir}: {e.strerror or e}") from e
+    try:
+        result = score_run(bench, run_folder, opts, sink)
+    except BaseException:
+        sink.close()
+        for path in (sink.parquet_path, sink.csv_path):
+            path.unlink(missing_ok=True)   # no half-written results beside an error
+        raise
+    sink.close()
+    summary = build_summary(result, bench, run_folder, args.formula, args.series_mode)
+    write_summary(out_dir, summary)
+    overall = summary["overall"]
+    print(f"{overall['percent']:.2f}% ({overall['passed']}/{overall['total']} checks passed; "
+          f"weighted {summary['weighted']['percent']:.2f}%) -> {out_dir}")
+    if args.min_score is not None and overall["percent"] < args.min_score:
+        print(f"below --min-score {args.min_score}")
+        return 1
+    return 0

@@ -1,0 +1,91 @@
+"""Scoring throughput and memory beside the floor (one pydicom read of every output file).
+
+Usage: .venv/bin/python benchmarks/bench_score.py [--preset small] [--work DIR] [--jobs N]
+
+Generates the benchmark and the identity/oracle runs once into --work (reused if present), then
+for each run prints: the floor (dcmread of every output file, one process), `midib score` wall
+time and peak RSS (a child process, so memory is the scorer's own) for the header checks alone
+(--no-ocr --no-conformance) and with everything, at --jobs 1 and N. Prints numbers; asserts
+nothing (figures depend on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pydicom
+
+MIDIB = [sys.executable, "-m", "midib"]
+#: runs the CLI, then reports its own peak RSS and its workers' (largest child) on stderr
+_MEASURED = ("import resource, sys; from midib.cli import main; code = main(sys.argv[1:]); "
+             "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+             "print('PEAK', me, kids, file=sys.stderr); sys.exit(code)")
+
+
+def sh(args: list[str]) -> tuple[float, float, float]:
+    """Run a midib command in a child: (wall s, peak RSS MB of the scorer, of its largest worker)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _MEASURED] + args, check=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    line = next(l for l in done.stderr.splitlines() if l.startswith("PEAK"))
+    me, kids = (int(x) / 1024.0 for x in line.split()[1:])
+    return wall, me, kids
+
+
+def floor(output: Path) -> tuple[float, int]:
+    files = [p for p in output.rglob("*") if p.is_file()]
+    start = time.perf_counter()
+    for p in files:
+        pydicom.dcmread(p, force=True)
+    return time.perf_counter() - start, len(files)
+
+
+def prepare(work: Path, preset: str) -> Path:
+    bench = work / f"bench-{preset}"
+    if not (bench / "benchmark.json").is_file():
+        subprocess.run(MIDIB + ["generate", str(bench), "--preset", preset, "--seed", "0"], check=True)
+    for tool in ("identity", "oracle"):
+        if not (work / f"run-{tool}" / "run.json").is_file():
+            subprocess.run(MIDIB + ["run", str(bench), "--tool", tool, "--out", str(work / f"run-{tool}"),
+                                    "--force"], check=True)
+    return bench
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "midib-bench-score")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    bench = prepare(args.work, args.preset)
+    print(f"preset {args.preset}, {os.cpu_count()} cores, work {args.work}")
+    for tool in ("identity", "oracle"):
+        run = args.work / f"run-{tool}"
+        f_sec, n = floor(run / "output")
+        print(f"\n{tool}: {n} output files; floor (dcmread all, 1 process) {f_sec:.2f} s = {n / f_sec:,.0f} inst/s")
+        for label, extra in (("headers", ["--no-ocr", "--no-conformance"]), ("full", [])):
+            for jobs in sorted({1, args.jobs}):
+                out = args.work / f"score-{tool}-{label}-{jobs}"
+                wall, peak, worker = sh(["score", str(bench), str(run), "--out", str(out),
+                                         "--jobs", str(jobs)] + extra)
+                summary = json.loads((out / "summary.json").read_text())
+                checks = summary["overall"]["total"]
+                phases = ", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items())
+                print(f"  {label:7s} jobs={jobs}: {wall:6.2f} s  {n / wall:7,.0f} inst/s  {checks / wall:9,.0f} checks/s"
+                      f"  x{wall / f_sec:4.1f} floor  peak {peak:4.0f} MB (worker {worker:4.0f} MB)"
+                      f"  {summary['overall']['percent']:.2f}%"
+                      f"\n      phases: {phases}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Checks on dates: shifted (present, valid, different) and intervals kept between dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from midib.answer_key import Check
+from midib.score.checks import Observed, register
+from midib.score.observation import generic_key
+from midib.score.values import dates_in, dicom_date
+from midib.score.verdict import Verdict
+
+_TM = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
+
+
+def valid_temporal(vr: str | None, value: str) -> bool:
+    """True if ``value`` is a valid DA, DT or TM value (DICOM's own syntax)."""
+    value = value.strip()
+    if vr == "TM":
+        return bool(_TM.match(value))
+    if vr == "DT":
+        time_part = value[8:].split("+")[0].split("-")[0]
+        return dicom_date(value) is not None and (len(value) == 8 or bool(_TM.match(time_part)))
+    return len(value) == 8 and dicom_date(value) is not None
+
+
+@register("date_shifted")
+def date_shifted(check: Check, observed: Observed) -> Verdict:
+    """A date that must still be there (longitudinal studies need it), valid, and moved."""
+    original = str(check.expected.get("value", "")).strip()
+    values = [v for v in observed.values if v.strip()]
+    if not values:
+        return Verdict.fail("date removed or empty; it should be shifted", observed.shown())
+    vr = observed.vr
+    bad = [v for v in values if not valid_temporal(vr, v)]
+    if bad:
+        return Verdict.fail(f"not a valid {vr or 'date'}: {bad[0]!r}", observed.shown())
+    old_date = dicom_date(original)
+    for v in values:
+        if v.strip() == original or (vr != "TM" and old_date is not None and old_date in dates_in(v)):
+            return Verdict.fail(f"date not shifted: still {original!r}", observed.shown())
+    return Verdict.ok(observed.shown())
+
+
+def _shift(original: str, observed: str) -> dt.timedelta | None:
+    a, b = dicom_date(original), dicom_date(observed)
+    return None if a is None or b is None else b - a
+
+
+@register("date_interval")
+def date_interval(check: Check, observed: Observed) -> Verdict:
+    """This date moved by the same amount as its reference date (intervals kept)."""
+    exp = check.expected
+    if observed.record is None:
+        return Verdict.fail("no output matched")
+    ref_record = observed.record
+    if exp.get("reference_instance"):
+        ref_record = observed.lookup(str(exp["reference_instance"]))
+    if ref_record is None:
+        return Verdict.fail("the reference date's instance has no matched output")
+    reference = ref_record.at(generic_key(exp["reference_path"]))
+    if not observed.values or not reference or not reference[0].values:
+        return Verdict.fail("date or its reference date missing", observed.shown())
+    mine = _shift(str(exp.get("value", "")), observed.values[0])
+    theirs = _shift(str(exp.get("reference", "")), reference[0].values[0])
+    if mine is None or theirs is None:
+        return Verdict.fail("date or its reference date not a valid date", observed.shown())
+    if mine != theirs:
+        return Verdict.fail(f"interval changed: shifted by {mine.days} days, reference by "
+                            f"{theirs.days} days", observed.shown())
+    return Verdict.ok(observed.shown())

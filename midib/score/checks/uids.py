@@ -1,0 +1,81 @@
+"""Checks on identifiers: UIDs changed and valid, mapped consistently, references followed."""
+
+from __future__ import annotations
+
+import re
+
+from midib.answer_key import Check
+from midib.score.checks import Observed, register
+from midib.score.verdict import Verdict
+
+_UID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$")
+
+
+def uid_problem(uid: str) -> str:
+    """Why ``uid`` is not a valid DICOM UID ('' if it is): <= 64 chars, digits and dots, no
+    leading zeros in a component (PS3.5 9.1)."""
+    if not uid:
+        return "empty UID"
+    if len(uid) > 64:
+        return f"UID longer than 64 characters ({len(uid)})"
+    if not _UID.match(uid):
+        return f"invalid UID syntax {uid[:70]!r}"
+    return ""
+
+
+@register("uid_changed")
+def uid_changed(check: Check, observed: Observed) -> Verdict:
+    """The UID is present, valid, and no longer the original."""
+    original = str(check.expected.get("value", "")).strip()
+    values = observed.values
+    if not values:
+        return Verdict.fail("UID removed; it should be replaced")
+    for v in values:
+        if problem := uid_problem(v):
+            return Verdict.fail(problem, observed.shown())
+        if v == original:
+            return Verdict.fail(f"UID not changed: still {original}", observed.shown())
+    return Verdict.ok(observed.shown())
+
+
+def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], what: str,
+                shown: str) -> Verdict:
+    if not values:
+        return Verdict.fail(f"{what} removed")
+    news = mapped.get(original)
+    if not news:
+        return Verdict.fail(f"{what} {original} was not mapped to any new value", shown)
+    if len(news) > 1:
+        return Verdict.fail(f"{what} {original} mapped to {len(news)} different values: "
+                            f"{', '.join(sorted(news)[:3])}", shown)
+    if values[0] not in news:
+        return Verdict.fail(f"{what} does not follow the mapping ({next(iter(news))})", shown)
+    return Verdict.ok(shown)
+
+
+@register("uid_consistent")
+def uid_consistent(check: Check, observed: Observed) -> Verdict:
+    """The new UID equals the one the original was mapped to everywhere else."""
+    return _consistent(str(check.expected.get("value", "")).strip(), observed.values,
+                       observed.maps.uid, "UID", observed.shown())
+
+
+@register("patid_consistent")
+def patid_consistent(check: Check, observed: Observed) -> Verdict:
+    """The new PatientID equals the one the original was mapped to everywhere else."""
+    return _consistent(str(check.expected.get("value", "")).strip(), observed.values,
+                       observed.maps.patid, "PatientID", observed.shown())
+
+
+@register("uid_reference")
+def uid_reference(check: Check, observed: Observed) -> Verdict:
+    """A reference (SEG/RTSTRUCT/SR/ReferencedImageSequence) names the referenced object's new UID."""
+    original = str(check.expected.get("value", "")).strip()
+    if not observed.values:
+        return Verdict.fail("reference removed")
+    news = observed.maps.primary.get(original) or observed.maps.uid.get(original)
+    if not news:
+        return Verdict.fail(f"referenced object {original} not found in the output", observed.shown())
+    if observed.values[0] not in news:
+        return Verdict.fail(f"reference not updated: expected {sorted(news)[0]}", observed.shown())
+    return Verdict.ok(observed.shown())

@@ -1,0 +1,51 @@
+"""Dates across a patient: a shift must move all of a patient's dates by the same amount.
+
+Retain Longitudinal Temporal Information with Modified Dates (PS3.15 E.3.6) allows shifting
+dates only if the intervals between them survive: a follow-up 30 days after baseline must stay
+30 days after. The key's date_interval checks compare each date with the patient's first
+study; this rule looks at every planted date of the patient at once (one row per patient) and
+fails when the shifts differ, naming them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from midib.answer_key import Check
+from midib.score.observation import OutputRecord
+from midib.score.rows import rule_row
+from midib.score.uids import value_at
+from midib.score.values import dicom_date
+from midib.score.verdict import Verdict
+
+PlantedDates = dict[str, list[tuple[str, str, str]]]   # instance -> [(path key, old, patient)]
+
+
+def shifts_by_patient(pairs: dict[str, OutputRecord], dates: PlantedDates) -> dict[str, dict[int, int]]:
+    """patient -> {shift in days: how many dates moved by it} (removed dates ignored)."""
+    shifts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for inst, rec in pairs.items():
+        for key, old, patient in dates.get(inst, []):
+            new = value_at(rec, key)
+            a, b = dicom_date(old), dicom_date(new) if new else None
+            if a is not None and b is not None:
+                shifts[patient][(b - a).days] += 1
+    return shifts
+
+
+def date_rows(pairs: dict[str, OutputRecord], dates: PlantedDates,
+              first_check_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+    """One row per patient with dates seen: pass when every date moved by the same shift."""
+    rows = []
+    for patient, counts in sorted(shifts_by_patient(pairs, dates).items()):
+        shown = ", ".join(f"{d:+d} days x{n}" for d, n in sorted(counts.items()))
+        verdict = (Verdict.ok(shown) if len(counts) <= 1 else
+                   Verdict.fail(f"dates of one patient shifted by {len(counts)} different amounts",
+                                shown))
+        like = first_check_of_patient.get(patient)
+        row = rule_row("dates", f"dates/{patient}", "dates_intervals", verdict, like=like,
+                       category="best_practice", scope="patient")
+        row["instance"], row["patient_id"] = "", patient
+        rows.append(row)
+    return rows

@@ -1,0 +1,132 @@
+"""What scoring reads: the answer key (or one re-derived under another profile), the ledger,
+the run's output folder and its mapping CSVs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from midib.answer_key import Check, read_key, read_key_header
+from midib.benchmark import Benchmark
+from midib.errors import MidibError
+from midib.ledger import read_ledger
+
+
+@dataclass
+class RunFolder:
+    """Where the de-identified files are, and what the run said about itself."""
+
+    output_root: Path
+    run_dir: Path
+    run_info: dict = field(default_factory=dict)
+    uid_mapping: Optional[Path] = None
+    patid_mapping: Optional[Path] = None
+
+
+def open_run(path: Path) -> RunFolder:
+    """A `midib run` folder (RUN/output, RUN/mapping/*.csv) or any folder of DICOM files."""
+    if not path.is_dir():
+        raise MidibError(f"run folder not found: {path}")
+    run_json = path / "run.json"
+    if run_json.is_file() and (path / "output").is_dir():
+        try:
+            info = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise MidibError(f"cannot read {run_json}: {e}") from e
+        uid = path / "mapping" / "uid_mapping.csv"
+        pid = path / "mapping" / "patid_mapping.csv"
+        return RunFolder(path / "output", path, info, uid if uid.is_file() else None,
+                         pid if pid.is_file() else None)
+    return RunFolder(path, path)
+
+
+def output_files(root: Path, exclude: Optional[Path] = None) -> list[str]:
+    """Every file under ``root`` as sorted relative POSIX paths (``exclude``: our own output)."""
+    out = []
+    for p in root.rglob("*"):
+        if not p.is_file():
+            continue
+        if exclude is not None and exclude.resolve() in p.resolve().parents:
+            continue
+        out.append(p.relative_to(root).as_posix())
+    return sorted(out)
+
+
+def load_checks(bench: Benchmark, profile: Optional[str]) -> tuple[list[Check], str]:
+    """The key's checks and profile name; ``profile`` re-derives them from the ledger."""
+    if profile:
+        try:
+            from midib.keys.derive import derive_checks
+            from midib.keys.profile import load_profile
+        except ImportError as e:
+            raise MidibError(f"--profile needs midib.keys (not available: {e})") from e
+        if not bench.ledger_path.is_file():
+            raise MidibError(f"--profile needs the ledger {bench.ledger_path}, which is missing")
+        prof = load_profile(profile)
+        return list(derive_checks(list(read_ledger(bench.ledger_path)), prof)), prof.name
+    if not bench.checks_path.is_file():
+        raise MidibError(f"no answer key at {bench.checks_path}")
+    header = read_key_header(bench.checks_path)
+    return list(read_key(bench.checks_path)), str(header.get("profile", ""))
+
+
+def load_checks_header(bench: Benchmark) -> tuple[dict, str]:
+    """The key file's header and profile name (the checks are streamed separately)."""
+    if not bench.checks_path.is_file():
+        raise MidibError(f"no answer key at {bench.checks_path}")
+    header = read_key_header(bench.checks_path)
+    return header, str(header.get("profile", ""))
+
+
+def read_mapping(path: Path) -> dict[str, str]:
+    """A MIDI-B mapping CSV (header ``id_old,id_new``) as {old: new}."""
+    try:
+        from midib.keys.mapping_csv import read_mapping as official
+        return dict(official(path))
+    except ImportError:
+        pass
+    if not path.is_file():
+        raise MidibError(f"mapping file not found: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"id_old", "id_new"} <= set(reader.fieldnames):
+            raise MidibError(f"{path}: expected a header 'id_old,id_new'")
+        return {row["id_old"].strip(): row["id_new"].strip() for row in reader if row["id_old"]}
+
+
+@dataclass
+class LedgerFacts:
+    """What scoring needs from the ledger, gathered in one streaming pass (entries not kept)."""
+
+    uids: dict[str, list[tuple[str, str]]] = field(default_factory=dict)     # instance -> [(path, old)]
+    patids: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    dates: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # + patient
+    paths: set[str] = field(default_factory=set)      # paths of planted identifiers and dates
+
+
+def ledger_facts(bench: Benchmark, sweeper) -> LedgerFacts:
+    """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates."""
+    from midib.score.uids import PATIENT_ID, concrete_key, is_uid_entry
+    from midib.score.values import dicom_date
+    facts = LedgerFacts()
+    if not bench.ledger_path.is_file():
+        return facts
+    for e in read_ledger(bench.ledger_path):
+        sweeper.add_entry(e)
+        if not e.path or not e.value or e.role != "phi":
+            continue
+        key = concrete_key(e.path)
+        if is_uid_entry(e):
+            facts.uids.setdefault(e.instance, []).append((key, e.value.strip()))
+        elif key == PATIENT_ID:
+            facts.patids.setdefault(e.instance, []).append((key, e.value.strip()))
+        elif e.vr in ("DA", "DT") and dicom_date(e.value):
+            facts.dates.setdefault(e.instance, []).append((key, e.value, e.patient_id))
+        else:
+            continue
+        facts.paths.add(e.path)
+    sweeper.freeze()
+    return facts

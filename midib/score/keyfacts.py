@@ -1,0 +1,136 @@
+"""The answer key, streamed: a first pass for facts, a second pass instance by instance.
+
+A `small` key holds ~300,000 checks (~600 MB as objects); `midi-b` size, fifty times more.
+Scoring never needs them all at once: a first pass gathers the few facts that span checks
+(which attributes to read, the pixel checks, what the key keeps, one check per instance and
+per patient for row metadata), and a second pass yields the checks of one instance at a time
+(keys are written instance by instance). A key that is not grouped by instance is read into
+memory and grouped (correct, just not flat in memory).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional
+
+from midib.answer_key import Check, read_key_header
+from midib.errors import MidibError
+from midib.score import deid
+from midib.score.matching import FEATURE_PATHS
+from midib.score.observation import generic_key
+from midib.score.pixelstage import PIXEL_ACTIONS
+
+_RETAINING = ("text_retained", "tag_retained")
+
+
+@dataclass
+class KeyFacts:
+    """What spans checks, gathered in one pass."""
+
+    count: int = 0
+    first: dict[str, Check] = field(default_factory=dict)            # instance -> its first check
+    first_of_patient: dict[str, Check] = field(default_factory=dict)
+    wanted: set[str] = field(default_factory=set)                    # generic paths to read
+    pixel_checks: list[Check] = field(default_factory=list)
+    boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
+    grouped: bool = True                                             # checks contiguous per instance
+
+    def sources(self, input_dir: Path) -> dict[str, Path]:
+        return {i: input_dir / c.file for i, c in self.first.items() if c.file}
+
+
+def gather(records: Iterable[dict], on_retained: Callable[[Check], None]) -> KeyFacts:
+    """Pass 1 over raw key records (Check objects are built only where kept).
+
+    ``on_retained`` sees every retention check (the sweep must not search those values).
+    """
+    facts = KeyFacts(wanted=set(FEATURE_PATHS) | set(deid.DEID_PATHS))
+    previous: Optional[str] = None
+    for rec in records:
+        facts.count += 1
+        instance, path, action = rec["instance"], rec.get("path"), rec["action"]
+        if instance != previous:
+            if instance in facts.first:
+                facts.grouped = False
+            else:
+                facts.first[instance] = _check(rec)
+            previous = instance
+        if rec["patient_id"] not in facts.first_of_patient:
+            facts.first_of_patient[rec["patient_id"]] = _check(rec)
+        if path:
+            facts.wanted.add(generic_key(path))
+        expected = rec.get("expected") or {}
+        if action == "date_interval" and expected.get("reference_path"):
+            facts.wanted.add(generic_key(expected["reference_path"]))
+        if action in PIXEL_ACTIONS:
+            c = _check(rec)
+            facts.pixel_checks.append(c)
+            _add_boxes(facts.boxes, c)
+        if action in _RETAINING:
+            on_retained(_check(rec))
+    return facts
+
+
+def _check(rec: dict) -> Check:
+    return Check(**rec) if rec.keys() <= _FIELDS else Check.from_dict(rec)
+
+
+def _add_boxes(boxes: dict[str, list[list[int]]], c: Check) -> None:
+    if c.action == "pixels_hidden" and c.expected.get("box"):
+        boxes.setdefault(c.instance, []).append(list(c.expected["box"]))
+    elif c.action == "pixels_retained":
+        boxes.setdefault(c.instance, []).extend(list(b) for b in c.expected.get("boxes", []))
+
+
+def by_instance(checks: Iterable[Check], grouped: bool) -> Iterator[list[Check]]:
+    """Pass 2: the checks of one instance at a time, in key order."""
+    if not grouped:
+        groups: dict[str, list[Check]] = defaultdict(list)
+        for c in checks:
+            groups[c.instance].append(c)
+        yield from groups.values()
+        return
+    group: list[Check] = []
+    for c in checks:
+        if group and c.instance != group[0].instance:
+            yield group
+            group = []
+        group.append(c)
+    if group:
+        yield group
+
+
+def key_source(path: Path) -> tuple[Callable[[], Iterator[Check]], Callable[[], Iterator[dict]]]:
+    """Re-iterable streams of the key file: checks, and raw records (for :func:`gather`)."""
+    return (lambda: fast_checks(path)), (lambda: raw_records(path))
+
+
+_FIELDS = frozenset(Check.__dataclass_fields__)
+
+
+def raw_records(path: Path) -> Iterator[dict]:
+    """The key file's records as dicts (format and version checked first)."""
+    read_key_header(path)
+    with path.open(encoding="utf-8") as f:
+        f.readline()
+        for lineno, line in enumerate(f, start=2):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise MidibError(f"{path}:{lineno}: corrupt record ({e.msg})") from e
+
+
+def fast_checks(path: Path) -> Iterator[Check]:
+    """:func:`midib.answer_key.read_key`, minus its per-record field filtering when the record
+    has exactly the known fields (the usual case; ~3x faster on 300,000 checks)."""
+    return (_check(rec) for rec in raw_records(path))
+
+
+def list_source(checks: list[Check]) -> tuple[Callable[[], Iterator[Check]], Callable[[], Iterator[dict]]]:
+    """The same two streams over checks already in memory (re-derived under --profile)."""
+    return (lambda: iter(checks)), (lambda: (c.to_dict() for c in checks))

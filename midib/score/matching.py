@@ -1,0 +1,126 @@
+"""Pair every output file with the source instance it came from.
+
+Most de-identifiers do not say which output came from which input, and they change exactly the
+things one would match on (UIDs, names, dates). So pairing goes from the most to the least
+direct evidence, each output claiming at most one source:
+
+1. the run's MIDI-B mapping CSV (new SOPInstanceUID -> old);
+2. an unchanged SOPInstanceUID;
+3. content a de-identifier has no reason to change: SOP class, matrix size, frame count,
+   InstanceNumber, geometry (ImagePositionPatient/Orientation) and the non-PHI structure of
+   SR/RTSTRUCT/SEG (content tree size, ROI names, segment labels); ties, and outputs whose
+   InstanceNumber or geometry changed, are settled by a pixel fingerprint computed outside the
+   ledger's PHI boxes (:mod:`midib.score.fingerprint`), so masking burned-in text does not
+   break it and neither does a change of transfer syntax.
+
+Two outputs claiming one source are reported as duplicates (the first by file name is scored);
+nothing is scored twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from midib.score.observation import OutputRecord, observe
+
+SOP_UID, SOP_CLASS = "(0008,0018)", "(0008,0016)"
+STRICT = ("(0020,0013)", "(0020,0032)", "(0020,0037)")
+LOOSE = ("(0028,0010)", "(0028,0011)", "(0028,0008)")
+STRUCTURE = ("(0040,a730)", "(3006,0020)[*](3006,0026)", "(3006,0039)[*](3006,0040)",
+             "(0062,0002)[*](0062,0005)", "(0062,0002)[*](0062,0004)")
+FEATURE_PATHS = (SOP_UID, SOP_CLASS) + STRICT + LOOSE + STRUCTURE
+
+
+@dataclass
+class MatchResult:
+    """instance -> record, plus what could not be paired."""
+
+    pairs: dict[str, OutputRecord] = field(default_factory=dict)
+    method: dict[str, str] = field(default_factory=dict)          # instance -> how it was matched
+    unmatched_inputs: list[str] = field(default_factory=list)
+    extra_outputs: list[str] = field(default_factory=list)
+    duplicate_outputs: list[dict[str, str]] = field(default_factory=list)
+
+    def methods_used(self) -> str:
+        used = sorted(set(self.method.values()))
+        return ",".join(used) if used else "none"
+
+
+def _values(record: OutputRecord, key: str) -> tuple[str, ...]:
+    return tuple(v for e in record.at(key) for v in e.values)
+
+
+def _num(text: str) -> str:
+    try:
+        return f"{float(text):.2f}"
+    except ValueError:
+        return text.strip()
+
+
+def features(record: OutputRecord, strict: bool) -> tuple:
+    """A hashable summary of what identifies an instance without PHI."""
+    keys = (SOP_CLASS,) + LOOSE + STRUCTURE + (STRICT if strict else ())
+    return tuple(tuple(_num(v) for v in _values(record, k)) for k in keys)
+
+
+Fingerprinter = Callable[[str, list[str], OutputRecord], Optional[str]]
+
+
+def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
+                  new_to_old: dict[str, str], fingerprint: Optional[Fingerprinter] = None) -> MatchResult:
+    """Pair ``records`` (sorted by file) with ``sources`` (instance -> source file path)."""
+    result = MatchResult()
+    pending: list[OutputRecord] = []
+    for rec in records:
+        if rec.error or not rec.first(SOP_UID):
+            result.extra_outputs.append(rec.file)
+            continue
+        sop = rec.first(SOP_UID) or ""
+        old = new_to_old.get(sop) or (sop if sop in sources else None)
+        if old is not None and old in sources:
+            _claim(result, old, rec, "mapping" if sop in new_to_old else "uid")
+        else:
+            pending.append(rec)
+    if pending:
+        _match_by_content(result, pending, sources, fingerprint)
+    result.unmatched_inputs = sorted(set(sources) - set(result.pairs))
+    return result
+
+
+def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -> None:
+    if instance in result.pairs:
+        result.duplicate_outputs.append({"file": rec.file, "instance": instance,
+                                         "scored": result.pairs[instance].file})
+        return
+    result.pairs[instance] = rec
+    result.method[instance] = method
+
+
+def _match_by_content(result: MatchResult, pending: list[OutputRecord], sources: dict[str, Path],
+                      fingerprint: Optional[Fingerprinter]) -> None:
+    """Stage 3: features of the still unpaired sources, read once (headers only)."""
+    free = {i: p for i, p in sources.items() if i not in result.pairs and p.is_file()}
+    wanted = frozenset(FEATURE_PATHS)
+    src_records = {i: observe(p, p.name, wanted, None) for i, p in sorted(free.items())}
+    by_strict: dict[tuple, list[str]] = defaultdict(list)
+    by_loose: dict[tuple, list[str]] = defaultdict(list)
+    for inst, rec in src_records.items():
+        by_strict[features(rec, True)].append(inst)
+        by_loose[features(rec, False)].append(inst)
+    for rec in pending:
+        candidates = by_strict.get(features(rec, True), [])
+        method = "content"
+        if not candidates:
+            candidates, method = by_loose.get(features(rec, False), []), "content+pixels"
+        free = [c for c in candidates if c not in result.pairs]
+        if len(free) == 1:  # the only source of its kind left: no pixels needed
+            _claim(result, free[0], rec, method.split("+")[0])
+        elif free and fingerprint is not None and (best := fingerprint(rec.file, free, rec)):
+            _claim(result, best, rec, "content+pixels")
+        elif not free and len(candidates) == 1:  # a second output of an already paired source
+            _claim(result, candidates[0], rec, method)
+        else:
+            result.extra_outputs.append(rec.file)

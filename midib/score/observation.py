@@ -1,0 +1,226 @@
+"""What one output file holds, read once: the values the key asks about, its UIDs, and leaks.
+
+Scoring is driven by the answer key, so a file does not need to stay in memory as a pydicom
+Dataset: one walk over it (at any depth, private elements included) keeps only the elements
+whose generic path some check, ledger entry or matching rule names, every UID, a few matching
+features, and the leak sweep's hits. Matching and check evaluation then run on these small
+records, and pixel data is read again only for the instances whose checks need pixels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from midib.score.values import split_values
+from midib.tagpath import TagPath
+
+TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST",
+                      "TM", "UC", "UI", "UR", "UT"})
+BINARY_TEXTLIKE = frozenset({"UN", "OB"})
+#: decoded pixel values or curves: never text, never read here
+SKIP_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
+DEFER = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """One observed element: concrete path (midib notation), VR and its values as strings."""
+
+    path: str
+    vr: str
+    values: tuple[str, ...]
+
+
+@dataclass
+class OutputRecord:
+    """Everything the scorer keeps of one output file."""
+
+    file: str                                   # relative to the output root, POSIX
+    elements: dict[str, list[Element]] = field(default_factory=dict)   # generic key -> found
+    uids: list[Element] = field(default_factory=list)                  # every UI element
+    hits: list[tuple[str, str, str]] = field(default_factory=list)     # (needle id, where, text[:200])
+    error: str = ""                             # why the file could not be read, if so
+
+    def at(self, generic_key: str) -> list[Element]:
+        return self.elements.get(generic_key, [])
+
+    def first(self, generic_key: str) -> Optional[str]:
+        """The first value at a top-level attribute, or None."""
+        found = self.at(generic_key)
+        return found[0].values[0] if found and found[0].values else None
+
+
+@lru_cache(maxsize=65536)
+def generic_key(path: str | TagPath) -> str:
+    """The canonical generic form of a path: ``[*]`` indexes, private creators upper-cased."""
+    tp = TagPath.parse(path) if isinstance(path, str) else path
+    out = []
+    for i, step in enumerate(tp.steps):
+        if step.creator is not None:
+            out.append(f'({step.group:04x},"{step.creator.strip().upper()}",{step.element:02x})')
+        else:
+            out.append(f"({step.group:04x},{step.element:04x})")
+        if i < len(tp.indexes):
+            out.append("[*]")
+    return "".join(out)
+
+
+Scanner = Callable[[str, str, str], list[tuple[str, str]]]   # (text, vr, where) -> [(needle, text)]
+
+
+def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner]) -> OutputRecord:
+    """Read ``path`` once (pixels deferred) and keep what the scorer needs."""
+    record = OutputRecord(file=rel)
+    with warnings.catch_warnings():  # junk files are recorded as such, not warned about
+        warnings.simplefilter("ignore")
+        try:
+            ds = pydicom.dcmread(path, defer_size=DEFER, force=True)
+        except Exception as e:  # an unreadable output is recorded, never a crash
+            record.error = f"unreadable DICOM: {type(e).__name__}: {e}"
+            return record
+        try:
+            _walk(ds, "", "", wanted, scan, record)
+        except Exception as e:
+            record.error = f"cannot walk {rel}: {type(e).__name__}: {e}"
+    return record
+
+
+def _creator(ds: Dataset, tag: int, cache: dict[int, str]) -> str:
+    block = (tag & 0xFFFF0000) | ((tag & 0xFF00) >> 8)
+    if block not in cache:
+        elem = ds.get(block)
+        value = elem.value if elem is not None else ""
+        if isinstance(value, bytes):
+            value = value.decode("latin-1", "replace")
+        cache[block] = str(value).strip().upper()
+    return cache[block]
+
+
+def _step(ds: Dataset, tag: int, cache: dict[int, str]) -> str:
+    group, elem = tag >> 16, tag & 0xFFFF
+    if group % 2 == 1 and elem >= 0x1000:
+        return f'({group:04x},"{_creator(ds, tag, cache)}",{elem & 0xFF:02x})'
+    return f"({group:04x},{elem:04x})"
+
+
+def _walk(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str],
+          scan: Optional[Scanner], record: OutputRecord, encoding: Optional[str] = "latin-1") -> None:
+    """Visit every element; raw text values are decoded here, without pydicom's conversion.
+
+    Converting every element to a DataElement costs ~5x the file read itself; text VRs only
+    need their bytes decoded and split, so raw elements are decoded directly when the
+    character set is a single-byte default or UTF-8 (``encoding``), through pydicom otherwise.
+    """
+    cache: dict[int, str] = {}
+    if concrete == "":
+        encoding = _encoding(ds)
+    for tag, raw in list(ds._dict.items()):
+        if tag in SKIP_TAGS:
+            continue
+        vr, values = _fast(tag, raw, encoding)
+        if vr in BINARY_NUMBERS:  # numbers are never text: converted only when asked for
+            if generic + _step(ds, tag, cache) not in wanted:
+                continue
+            vr, values = None, None
+        if vr is None:
+            if (getattr(raw, "value", 0) is None and getattr(raw, "length", 0) > DEFER
+                    and getattr(raw, "VR", None) not in ("SQ", None)):
+                continue  # a large deferred blob: not read just to be skipped (sequences are)
+            elem = ds[tag]
+            vr = elem.VR
+            if vr == "SQ":
+                _sequence(ds, tag, elem.value or [], concrete, generic, wanted, scan, record,
+                          encoding, cache)
+                continue
+            values = _values(vr, elem.value)
+        if values is None:
+            continue
+        step = _step(ds, tag, cache)
+        c_path, g_path = concrete + step, generic + step
+        found = Element(c_path, vr, values)
+        if g_path in wanted:
+            record.elements.setdefault(g_path, []).append(found)
+        if vr == "UI":
+            record.uids.append(found)
+        if scan is not None and (vr in TEXT_VRS or vr in BINARY_TEXTLIKE):
+            for value in values:
+                for needle, text in scan(value, vr, c_path):
+                    record.hits.append((needle, c_path, text[:200]))
+
+
+def _sequence(ds: Dataset, tag: int, items: Any, concrete: str, generic: str,
+              wanted: frozenset[str], scan: Optional[Scanner], record: OutputRecord,
+              encoding: Optional[str], cache: dict[int, str]) -> None:
+    step = _step(ds, tag, cache)
+    c_path, g_path = concrete + step, generic + step
+    if g_path in wanted:
+        record.elements.setdefault(g_path, []).append(Element(c_path, "SQ", (str(len(items)),)))
+    for i, item in enumerate(items):
+        _walk(item, f"{c_path}[{i}]", f"{g_path}[*]", wanted, scan, record, encoding)
+
+
+BINARY_NUMBERS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "SV", "UV", "OW", "OF",
+                            "OD", "OL", "OV"})
+_UNSPLIT = frozenset({"LT", "ST", "UT", "UR"})
+
+
+def _encoding(ds: Dataset) -> Optional[str]:
+    """The codec for raw text of ``ds``, or None when pydicom must decode (ISO 2022 etc.)."""
+    raw = ds._dict.get(0x00080005)
+    value = getattr(raw, "value", b"") or b""
+    if not isinstance(value, bytes):
+        value = "\\".join(value if isinstance(value, list) else [str(value)]).encode()
+    charset = value.decode("ascii", "replace").strip(" \x00")
+    if charset in ("", "ISO_IR 100", "ISO_IR 6"):
+        return "latin-1"
+    if charset == "ISO_IR 192":
+        return "utf-8"
+    return None
+
+
+def _fast(tag: int, raw: Any, encoding: Optional[str]) -> tuple[Optional[str], Optional[tuple[str, ...]]]:
+    """(VR, values) decoded straight from a raw text element; (None, None) to use pydicom."""
+    value = getattr(raw, "value", None)
+    vr = getattr(raw, "VR", None)
+    if not isinstance(value, bytes):
+        return None, None
+    if vr in BINARY_NUMBERS:
+        return vr, None
+    if vr in BINARY_TEXTLIKE:
+        return vr, _values(vr, value)
+    if encoding is None or vr not in TEXT_VRS:
+        return None, None
+    text = value.decode("latin-1" if vr == "UI" else encoding, "replace").rstrip("\x00 ")
+    if vr in _UNSPLIT:
+        return vr, (text,)
+    return vr, tuple(v.strip() for v in text.split("\\"))
+
+
+def _deferred(ds: Dataset, tag: int) -> bool:
+    """True for a large value pydicom deferred: binary blobs are not read just to be skipped."""
+    raw = ds.get_item(tag)
+    return getattr(raw, "value", 0) is None and getattr(raw, "length", 0) > DEFER
+
+
+def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
+    """String values of an element; binary data is decoded only if it looks like text."""
+    if value is None:
+        return ()
+    if isinstance(value, bytes):
+        if vr not in BINARY_TEXTLIKE or len(value) > DEFER:
+            return None
+        text = value.decode("latin-1", "replace").rstrip("\x00 ")
+        printable = sum(ch.isprintable() for ch in text)
+        if not text or printable < 0.9 * len(text):
+            return None
+        return tuple(split_values(text))
+    if vr in ("OB", "OW", "OF", "OD", "OL", "OV"):
+        return None
+    return tuple(v.strip() if isinstance(v, str) else str(v) for v in split_values(value))

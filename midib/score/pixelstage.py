@@ -1,0 +1,141 @@
+"""Verdicts of the pixel checks, computed per instance and OCR'd in one batch.
+
+Only instances with pixel checks have their pixel data read (source and output, in full); boxes
+for OCR are cropped with a margin right away so the batch holds small crops, not frames.
+With OCR off (``--no-ocr``) or unavailable, a box passes only when it is uniform (nothing can be
+written in it) and fails otherwise, saying OCR did not run: unscorable is never a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pydicom
+
+from midib.answer_key import Check
+from midib.score.verdict import Verdict
+
+PIXEL_ACTIONS = frozenset({"pixels_hidden", "pixels_retained", "overlay_hidden"})
+MARGIN = 8
+UNIFORM_STD = 2.0
+
+
+@dataclass
+class OcrStats:
+    available: bool = False
+    reason: str = ""
+    boxes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class PixelJob:
+    """Crops waiting for OCR: (check id, crop, box inside crop, text)."""
+
+    crops: list[tuple[str, np.ndarray, list[int], str]] = field(default_factory=list)
+
+
+def _crop(frame: np.ndarray, box: list[int]) -> tuple[np.ndarray, list[int]]:
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = box
+    cx0, cy0 = max(x0 - MARGIN, 0), max(y0 - MARGIN, 0)
+    cx1, cy1 = min(x1 + MARGIN, w), min(y1 + MARGIN, h)
+    return frame[cy0:cy1, cx0:cx1].copy(), [x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0]
+
+
+def _overlay_verdict(ds: pydicom.Dataset, check: Check) -> Verdict:
+    group = int(str(check.expected.get("group", "6000")), 16)
+    if (group << 16 | 0x3000) not in ds:
+        return Verdict.ok("overlay removed")
+    try:
+        plane = ds.overlay_array(group)
+    except Exception as e:
+        return Verdict.fail(f"overlay present but unreadable: {e}", "overlay present")
+    box = check.expected.get("box") or [0, 0, plane.shape[-1], plane.shape[-2]]
+    x0, y0, x1, y1 = box
+    region = plane[..., y0:y1, x0:x1]
+    if region.size and region.any():
+        return Verdict.fail(f"overlay still draws {int(region.sum())} pixels in the text box",
+                            "overlay present")
+    return Verdict.ok("overlay blank in box")
+
+
+def instance_verdicts(checks: list[Check], src_path: Optional[Path], out_path: Path,
+                      job: PixelJob) -> dict[str, Verdict]:
+    """Verdicts for the pixel checks of one instance; pixels_hidden crops go to ``job``."""
+    from midib.score import pixels
+    out: dict[str, Verdict] = {}
+    try:
+        out_ds = pydicom.dcmread(out_path, force=True)
+    except Exception as e:
+        return {c.id: Verdict.fail(f"cannot read output pixels: {e}") for c in checks}
+    src_ds = None
+    for c in checks:
+        try:
+            if c.action == "overlay_hidden":
+                out[c.id] = _overlay_verdict(out_ds, c)
+            elif c.action == "pixels_retained":
+                if src_ds is None:
+                    if src_path is None or not src_path.is_file():
+                        out[c.id] = Verdict.fail("source instance not available to compare pixels")
+                        continue
+                    src_ds = pydicom.dcmread(src_path, force=True)
+                frames = c.expected.get("frames") or [0] * len(c.expected.get("boxes", []))
+                boxes = list(zip(frames, c.expected.get("boxes", [])))
+                out[c.id] = (Verdict.ok("identical pixel data") if _same_bytes(src_ds, out_ds)
+                             else pixels.retained(src_ds, out_ds, boxes))
+            else:
+                frame = pixels.frame(out_ds, int(c.expected.get("frame", 0) or 0))
+                crop, box = _crop(frame, list(c.expected["box"]))
+                job.crops.append((c.id, crop, box, str(c.expected.get("text", ""))))
+        except Exception as e:  # decoding problems fail the check with the reason
+            out[c.id] = Verdict.fail(f"{c.action}: {type(e).__name__}: {e}")
+    return out
+
+
+def _same_bytes(src: pydicom.Dataset, out: pydicom.Dataset) -> bool:
+    """Same transfer syntax and byte-identical PixelData: retained without decoding."""
+    if "PixelData" not in src or "PixelData" not in out:
+        return False
+    ts = lambda ds: str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
+    return ts(src) == ts(out) and src.PixelData == out.PixelData
+
+
+def _uniform(crop: np.ndarray, box: list[int]) -> bool:
+    """True if the box's grey levels (scaled 0..255 over the crop) barely vary: nothing written."""
+    x0, y0, x1, y1 = box
+    region = crop[y0:y1, x0:x1].astype(np.float64)
+    if region.size == 0:
+        return False
+    span = float(crop.max() - crop.min()) or 1.0
+    return float(region.std()) / span * 255.0 < UNIFORM_STD
+
+
+def run_ocr(job: PixelJob, use_ocr: bool, stats: OcrStats) -> dict[str, Verdict]:
+    """Verdicts for the queued crops: OCR in one batch, or uniformity only without OCR."""
+    import time
+    stats.boxes = len(job.crops)
+    engine = None
+    if use_ocr:
+        try:
+            from midib.score.ocr import OcrEngine
+            engine = OcrEngine()
+            stats.available, stats.reason = engine.available()
+        except ImportError as e:
+            stats.available, stats.reason = False, f"OCR module missing: {e}"
+    else:
+        stats.available, stats.reason = False, "disabled (--no-ocr)"
+    start = time.perf_counter()
+    if engine is not None and stats.available and job.crops:
+        verdicts = engine.hidden_many([(crop, box, text) for _, crop, box, text in job.crops])
+        result = {cid: v for (cid, *_), v in zip(job.crops, verdicts)}
+    else:
+        result = {}
+        for cid, crop, box, _ in job.crops:
+            result[cid] = (Verdict.ok("uniform") if _uniform(crop, box) else
+                           Verdict.fail(f"box not uniform and OCR did not run ({stats.reason})"))
+    stats.seconds = time.perf_counter() - start
+    return result

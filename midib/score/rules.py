@@ -1,0 +1,139 @@
+"""midib's own rules beyond the answer key: UIDs, dates, the leak sweep, the truthfulness of
+the de-identification record, duplicate outputs, and conformance (dciodvfy).
+
+Each rule adds rows with its own ``source`` so reports can show them apart from key checks.
+Per-instance rules run as the key is streamed instance by instance (:class:`InstanceRules`),
+so they see that instance's checks without the whole key in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from midib.answer_key import Check
+from midib.score import deid
+from midib.score.checks import IdMaps
+from midib.score.dates import date_rows
+from midib.score.matching import MatchResult
+from midib.score.observation import OutputRecord
+from midib.score.rows import rule_row
+from midib.score.sweep import Sweeper, covered, relevant_hits, scan_file_name
+from midib.score.uids import concrete_key, instance_uid_rows
+from midib.score.verdict import Verdict
+
+_UID_ACTIONS = ("uid_changed", "uid_consistent", "uid_reference")
+
+
+@dataclass
+class InstanceRules:
+    """Rules evaluated per instance as its checks stream by, then once at the end."""
+
+    match: MatchResult
+    maps: IdMaps
+    reverse: dict[str, set[str]]
+    sweeper: Sweeper
+    ledger: Any                                   # inputs.LedgerFacts
+    swept: set[str] = field(default_factory=set)  # output files already swept
+
+    def rows_for(self, group: list[Check], key_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """UID, sweep and deid rows of the instance whose checks are ``group``."""
+        inst = group[0].instance
+        rec = self.match.pairs.get(inst)
+        if rec is None or rec.file in self.swept:
+            return []
+        self.swept.add(rec.file)
+        replaced = {concrete_key(c.path) for c in group if c.path and c.action in _UID_ACTIONS}
+        rows = instance_uid_rows(inst, rec, group[0], self.ledger.uids.get(inst, []), self.maps,
+                                 self.reverse, replaced)
+        rows += sweep_rows(rec, group[0], self.sweeper, _checked(group))
+        failed = {r["action"] for r in key_rows if not r["passed"]}
+        if (row := deid_row(inst, rec, group[0], failed)) is not None:
+            rows.append(row)
+        return rows
+
+    def final_rows(self, records: list[OutputRecord],
+                   first_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+        """Sweep of unmatched outputs, date intervals per patient, duplicate outputs."""
+        rows: list[dict[str, Any]] = []
+        for rec in records:
+            if rec.file not in self.swept and not rec.error:
+                rows += sweep_rows(rec, None, self.sweeper, {})
+        rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient)
+        for dup in self.match.duplicate_outputs:
+            rows.append(rule_row("matching", f"matching/duplicate/{dup['file']}", "unique_output",
+                                 Verdict.fail(f"second output for {dup['instance']} "
+                                              f"(scored: {dup['scored']})"),
+                                 output_file=dup["file"]))
+        return rows
+
+
+def _checked(group: list[Check]) -> dict[str, list[str]]:
+    """place -> values the key's checks judge there (a sweep hit of one of them is no news)."""
+    checked: dict[str, list[str]] = {}
+    for c in group:
+        where = concrete_key(c.path) if c.path else "file name"
+        exp = c.expected
+        values = [str(v) for v in exp.get("removed", [])] + [str(exp.get("value", ""))]
+        checked.setdefault(where, []).extend(values)
+    return checked
+
+
+def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
+               checked: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """One failed row per PHI value found where the key does not already judge it."""
+    patient = like.patient_id if like else None
+    rows = []
+    for nid, where, text in relevant_hits(rec.hits + scan_file_name(sweeper, rec.file), sweeper, patient):
+        needle = sweeper.needles[nid]
+        if like is not None and covered(needle, checked.get(where, [])):
+            continue
+        rows.append(rule_row(
+            "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",
+            Verdict.fail(f"{needle.kind} {needle.whole!r} found in {where}" +
+                         (f" (as {needle.text!r})" if needle.text != needle.whole else ""), text[:200]),
+            like=like, output_file=rec.file, path="" if where == "file name" else where,
+            category="hipaa", hipaa_class=needle.phi_class, expected={"value": needle.whole}))
+    return rows
+
+
+def deid_row(inst: str, rec: OutputRecord, like: Check, failed_actions: set[str]) -> Optional[dict[str, Any]]:
+    """An output whose recorded method claims what was not done fails one more (deid) check."""
+    if not deid.recorded_codes(rec):
+        return None
+    why = deid.claims_contradicted(rec, failed_actions)
+    return rule_row("deid", f"deid/{inst}/truthful", "deid_truthful",
+                    Verdict.fail(why) if why else Verdict.ok(), like=like,
+                    output_file=rec.file, path="(0012,0064)")
+
+
+def conformance_rows(match: MatchResult, sources: dict[str, Path], out_root: Path,
+                     first_check: dict[str, Check], enabled: bool, jobs: int) -> tuple[dict[str, Any], list]:
+    """dciodvfy on each matched pair: one passing row per clean instance, one failing row per
+    error the tool introduced; not run (no rows, with the reason) when dciodvfy is missing."""
+    if not enabled:
+        return {"available": False, "reason": "disabled (--no-conformance)", "introduced_errors": 0}, []
+    try:
+        from midib.score.conformance import Dciodvfy
+    except ImportError as e:
+        return {"available": False, "reason": f"conformance module missing: {e}", "introduced_errors": 0}, []
+    tool = Dciodvfy()
+    ok, reason = tool.available()
+    if not ok:
+        return {"available": False, "reason": reason, "introduced_errors": 0}, []
+    insts = [i for i in sorted(match.pairs) if i in sources and sources[i].is_file()]
+    found = tool.introduced_many([(sources[i], out_root / match.pairs[i].file) for i in insts],
+                                 workers=max(jobs, 2))
+    rows, total = [], 0
+    for inst, errors in zip(insts, found):
+        like, out_file = first_check.get(inst), match.pairs[inst].file
+        if not errors:
+            rows.append(rule_row("conformance", f"conformance/{inst}", "conformance_kept",
+                                 Verdict.ok(), like=like, output_file=out_file))
+        for n, err in enumerate(errors):
+            rows.append(rule_row("conformance", f"conformance/{inst}/{n}", "conformance_kept",
+                                 Verdict.fail(f"dciodvfy error introduced: {err}"), like=like,
+                                 output_file=out_file))
+        total += len(errors)
+    return {"available": True, "reason": reason, "introduced_errors": total}, rows

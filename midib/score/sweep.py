@@ -1,0 +1,207 @@
+"""The leak sweep: every planted PHI value searched everywhere in the output, not only where the
+key looks.
+
+A tool can move PHI instead of removing it (into another attribute, a private block, a nested
+sequence, an SR text node, the file name); per-path checks would not see that. The sweep looks
+for every ledger PHI value (role ``phi``, not pixels) in every string element at any depth and
+in output file and folder names. To stay useful it must not cry wolf:
+
+* values the key requires retained (e.g. patient characteristics under rtnPatCharsOpt) are not
+  searched; nor values under 3 characters (sex ``M``) or short plain numbers (weights, ages);
+* names are searched by component (each of >= 3 characters, as a whole word, capitalised
+  outside PN values), so ``DOE^JOHN`` is found in ``Seen by John Doe`` but ``DOE`` is not
+  found in ``DOES``, nor ``KEY^DANIEL`` in ``applies the answer key``;
+* dates are searched only as dates (any spelling, see :func:`midib.score.values.dates_in`),
+  never in UIDs; times are not searched (not identifiers under HIPAA Safe Harbor);
+* UIDs are searched as whole UIDs;
+* a hit counts against an output only when the value belongs to the patient the output was
+  matched to (any patient for unmatched outputs), so a shifted date that happens to equal
+  another patient's birth date is not called a leak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from midib.answer_key import Check
+from midib.ledger import LedgerEntry
+from midib.score.values import dates_in, dicom_date, name_components, norm_text, words
+
+_RETAINING = frozenset({"text_retained", "tag_retained"})
+_DIGITS4 = re.compile(r"\d{4}")
+_TOKEN = re.compile(r"[0-9A-Za-z]+")
+_UIDISH = re.compile(r"[0-9.]{8,}")
+#: values of these VRs are numbers, times or ages: never names, IDs or UIDs
+_NUMERIC_VRS = frozenset({"DS", "IS", "TM", "AS", "DA", "DT", "US", "SS", "UL", "SL", "FL", "FD"})
+#: where a date can be written: its own VRs, free text, unknown bytes, file names ("")
+_DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN", "UN", "OB", ""})
+_SKIP_KINDS = ("time", "age", "sex", "weight", "size", "height", "geometry")
+
+
+@dataclass
+class Needle:
+    """One searchable PHI value and the patients it belongs to."""
+
+    text: str                      # what is searched (a name component for names)
+    kind: str
+    phi_class: str = "other"
+    patients: set[str] = field(default_factory=set)
+    whole: str = ""                 # the planted value it comes from (the full name)
+
+
+@dataclass
+class Sweeper:
+    """Search index over the ledger's PHI values; called on every string of every output."""
+
+    needles: dict[str, Needle] = field(default_factory=dict)
+    by_first_word: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    dates: dict[dt.date, str] = field(default_factory=dict)
+    uids: dict[str, str] = field(default_factory=dict)
+    name_parts: set[str] = field(default_factory=set)      # needles that are name components
+    kept_ids: set[str] = field(default_factory=set)        # only while indexing
+    kept_values: set[str] = field(default_factory=set)
+
+    def keep(self, check: Check) -> None:
+        """Note a retention check: its ledger values must not be searched."""
+        self.kept_ids.update(check.ledger_ids)
+        self.kept_values.add(norm_text(check.expected.get("value", "")))
+
+    def add_entry(self, e: LedgerEntry) -> None:
+        """Index one ledger entry if it is sweepable PHI the key does not keep."""
+        if e.role != "phi" or e.channel in ("pixel", "overlay") or not e.value:
+            return
+        if e.id in self.kept_ids or any(k in e.kind for k in _SKIP_KINDS):
+            return
+        if norm_text(e.value) in self.kept_values:
+            return
+        _index_entry(self, e)
+
+    def freeze(self) -> None:
+        """Drop the indexing-only sets (the sweeper is shipped to every worker)."""
+        self.kept_ids, self.kept_values = set(), set()
+
+    def __call__(self, text: str, vr: str, where: str) -> list[tuple[str, str]]:
+        """The needles found in ``text`` (an element value of ``vr``, or a file name)."""
+        if not text:
+            return []
+        hits: list[tuple[str, str]] = []
+        if vr == "UI" or (_UIDISH.fullmatch(text) and "." in text):
+            nid = self.uids.get(text.strip())
+            return [(nid, text)] if nid else []
+        if vr not in _NUMERIC_VRS:
+            raw = _TOKEN.findall(text)
+            ws = [w.lower() for w in raw]
+            for i, w in enumerate(ws):
+                for seq, nid in self.by_first_word.get(w, ()):
+                    if tuple(ws[i:i + len(seq)]) == seq and (
+                            nid not in self.name_parts or raw[i][0].isupper() or vr == "PN"):
+                        hits.append((nid, text))
+        if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
+            found = {dicom_date(text)} if vr in ("DA", "DT") else dates_in(text)
+            hits += [(self.dates[d], text) for d in found if d in self.dates]
+        if vr not in _NUMERIC_VRS and "." in text:
+            for m in _UIDISH.finditer(text):
+                if nid := self.uids.get(m.group(0).strip(".")):
+                    hits.append((nid, text))
+        return hits
+
+    def _add(self, key: str, text: str, kind: str, patient: str, phi_class: str = "other",
+             whole: str = "") -> str:
+        needle = self.needles.setdefault(key, Needle(text, kind, phi_class, whole=whole or text))
+        needle.patients.add(patient)
+        return key
+
+    def add_words(self, text: str, kind: str, patient: str, phi_class: str = "other",
+                  whole: str = "") -> None:
+        seq = tuple(words(text))
+        key = "w:" + " ".join(seq)
+        if key not in self.needles:
+            self.by_first_word.setdefault(seq[0], []).append((seq, key))
+        self._add(key, text, kind, patient, phi_class, whole)
+
+
+def _searchable(text: str) -> bool:
+    plain = norm_text(text).replace(" ", "")
+    if len(plain) < 3:
+        return False
+    if plain.replace(".", "").isdigit() and len(plain) < 5:
+        return False
+    return True
+
+
+def sweeper_for(checks: Iterable[Check]) -> Sweeper:
+    """An empty sweeper that knows what the key keeps (values it must not search)."""
+    sweeper = Sweeper()
+    for c in checks:
+        if c.action in _RETAINING:
+            sweeper.keep(c)
+    return sweeper
+
+
+def build_sweeper(entries: Iterable[LedgerEntry], checks: Iterable[Check]) -> Sweeper:
+    """Index every sweepable PHI value of the ledger, minus what the key says must be kept."""
+    sweeper = sweeper_for(checks)
+    for e in entries:
+        sweeper.add_entry(e)
+    sweeper.freeze()
+    return sweeper
+
+
+def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
+    value = e.value.strip()
+    if e.vr == "UI" or e.channel == "uid" or e.kind.endswith("_uid"):
+        sweeper.uids[value] = sweeper._add("u:" + value, value, e.kind, e.patient_id, e.phi_class)
+        return
+    date = dicom_date(value) if (e.vr in ("DA", "DT") or "date" in e.kind) else None
+    if date is not None:
+        sweeper.dates[date] = sweeper._add(f"d:{date.isoformat()}", value, e.kind, e.patient_id,
+                                             e.phi_class)
+        return
+    if e.vr == "PN" or e.phi_class == "names" or "name" in e.kind and "institution" not in e.kind:
+        for comp in name_components(value, 3):
+            sweeper.add_words(comp, e.kind, e.patient_id, e.phi_class, value)
+            sweeper.name_parts.add("w:" + comp)
+        return
+    for part in value.split("\\"):
+        if _searchable(part):
+            sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
+
+
+def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
+                  patient: str | None) -> list[tuple[str, str, str]]:
+    """Hits that count against an output matched to ``patient`` (None: unmatched), de-duplicated."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for nid, where, text in hits:
+        needle = sweeper.needles.get(nid)
+        if needle is None or (patient is not None and patient not in needle.patients):
+            continue
+        if (needle.whole, where) not in seen:  # one row per value and place (not per name part)
+            seen.add((needle.whole, where))
+            out.append((nid, where, text))
+    return out
+
+
+def scan_file_name(sweeper: Sweeper, rel: str) -> list[tuple[str, str, str]]:
+    """Hits in an output's relative path (folder and file names), where = 'file name'."""
+    text = rel.replace("/", " ").replace("_", " ")
+    return [(nid, "file name", rel) for nid, _ in sweeper(text, "", "file name")]
+
+
+def covered(needle: Needle, expected: list[str]) -> bool:
+    """True if a key check at the same place already judges this value (no double counting).
+
+    Only the same value counts: a birth date moved into PatientName is still a sweep hit,
+    even though PatientName has its own check (for the name).
+    """
+    wanted = set(words(needle.text))  # the part actually found (a name component for names)
+    for text in expected:
+        if wanted and wanted <= set(words(text)):
+            return True
+        date = dicom_date(needle.text)
+        if date is not None and (dicom_date(text) == date or date in dates_in(text)):
+            return True
+    return False

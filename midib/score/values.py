@@ -1,0 +1,159 @@
+"""How an observed DICOM value is compared with a planted one, closing the official scorer's holes.
+
+The MIDI-B validation script compared raw strings, so ``DOE^JOHN`` left as ``JOHN DOE`` passed
+as removed, ``19-Jan-2004`` passed as a shifted ``20040119``, and ``1.0`` failed to equal ``1``
+in a text attribute. Here values are compared as the VR says: person names by components,
+text case- and punctuation-insensitively as whole words, dates as calendar dates in any common
+spelling (also inside DateTime and free text), numbers as numbers only for numeric VRs, and
+multi-valued elements value by value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Iterable
+
+NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
+DATE_VRS = frozenset({"DA", "DT"})
+_WORD = re.compile(r"[0-9a-z]+")
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_MON = r"(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE_PATTERNS = [
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<m>[01]\d)(?P<d>[0-3]\d)(?=(?:\d\d){0,3}(?:\.\d+)?(?!\d))"),
+    re.compile(r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[-\s]*" + _MON + r"[-\s,]*(?P<y>\d{4})(?!\d)"),
+    re.compile(_MON + r"\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s*(?P<y>\d{4})(?!\d)"),
+]
+
+
+def norm_text(value: Any) -> str:
+    """Lower case, punctuation and whitespace runs collapsed to one space."""
+    return " ".join(_WORD.findall(str(value).lower()))
+
+
+def words(value: Any) -> list[str]:
+    """The alphanumeric words of a value, lower-cased."""
+    return _WORD.findall(str(value).lower())
+
+
+def split_values(value: Any) -> list[str]:
+    """A DICOM value as a list of strings, one per value (multi-valued split on backslash)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value]
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", "replace")
+    text = str(value)
+    return text.split("\\") if "\\" in text else [text]
+
+
+def name_components(value: Any, min_len: int = 2) -> list[str]:
+    """The words of a person name (all component groups), those of at least ``min_len`` chars."""
+    return [w for w in words(str(value).replace("^", " ").replace("=", " ")) if len(w) >= min_len]
+
+
+def contains_words(haystack: Any, needle: Any) -> bool:
+    """True if the words of ``needle`` occur consecutively, as whole words, in ``haystack``."""
+    hay, ndl = words(haystack), words(needle)
+    if not ndl:
+        return False
+    n = len(ndl)
+    return any(hay[i:i + n] == ndl for i in range(len(hay) - n + 1))
+
+
+def _valid_date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def dates_in(text: Any) -> set[dt.date]:
+    """Every calendar date written in ``text``, in any common spelling (ambiguous ones both ways).
+
+    ``20040119``, ``2004-01-19``, ``01/19/2004``, ``19.01.2004``, ``19-Jan-2004``,
+    ``January 19, 2004`` and the date part of a DateTime ``20040119083000`` all give 2004-01-19.
+    """
+    low = str(text).lower()
+    found: set[dt.date] = set()
+    for pat in _DATE_PATTERNS:
+        for m in pat.finditer(low):
+            g = m.groupdict()
+            y = int(g["y"])
+            if g.get("mon"):
+                candidates = [(_MONTHS[g["mon"][:3]], int(g["d"]))]
+            elif g.get("a") is not None:
+                a, b = int(g["a"]), int(g["b"])
+                candidates = [(a, b), (b, a)]
+            else:
+                candidates = [(int(g["m"]), int(g["d"]))]
+            found.update(d for mm, dd in candidates if (d := _valid_date(y, mm, dd)))
+    return found
+
+
+def dicom_date(value: Any) -> dt.date | None:
+    """The date of a DA value or the date part of a DT value, or None if it is not one."""
+    digits = str(value).strip()[:8]
+    if len(digits) == 8 and digits.isdigit():
+        return _valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    return None
+
+
+def as_number(value: Any) -> float | None:
+    """A value as a float, or None when it is not a number."""
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def value_present(vr: str | None, original: str, observed: Iterable[str]) -> bool:
+    """True if ``original`` (a planted value, maybe multi-valued) can still be read in ``observed``.
+
+    The leak test of text_removed: any one original value surviving is a leak.
+    """
+    observed = [o for o in observed if str(o).strip()]
+    for orig in split_values(original):
+        if not orig.strip():
+            continue
+        if any(_one_present(vr, orig, obs) for obs in observed):
+            return True
+    return False
+
+
+def _one_present(vr: str | None, orig: str, obs: str) -> bool:
+    if vr == "PN":
+        comps = name_components(orig)
+        return any(contains_words(obs, c) for c in comps) if comps else False
+    if vr in NUMERIC_VRS:
+        a, b = as_number(orig), as_number(obs)
+        return a is not None and a == b
+    date = dicom_date(orig) if vr in DATE_VRS or vr is None else None
+    if date is not None and date in dates_in(obs):
+        return True
+    return contains_words(obs, orig)
+
+
+def same_value(vr: str | None, expected: str, observed: Iterable[str]) -> bool:
+    """True if ``observed`` holds ``expected``: value by value, compared as the VR says."""
+    exp = [e for e in split_values(expected)]
+    obs = list(observed)
+    if len(exp) != len(obs):
+        return False
+    return all(_one_equal(vr, e, o) for e, o in zip(exp, obs))
+
+
+def _one_equal(vr: str | None, exp: str, obs: str) -> bool:
+    if vr in NUMERIC_VRS:
+        a, b = as_number(exp), as_number(obs)
+        if a is not None and b is not None:
+            return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    if vr in DATE_VRS:
+        return dicom_date(exp) == dicom_date(obs) and str(exp).strip()[8:] == str(obs).strip()[8:]
+    if vr == "PN":
+        return name_components(exp, 1) == name_components(obs, 1)
+    return norm_text(exp) == norm_text(obs)

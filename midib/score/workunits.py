@@ -1,0 +1,81 @@
+"""Work units and the executor that runs them: the seam where scoring scales out.
+
+Per-file work (the observation walk) and per-instance pixel work are cut into units (files of
+one folder, usually one series; a few instances with pixel checks) and handed to an executor's
+``map``, which returns results in submission order, so the outcome never depends on how many
+workers ran or in which order they finished. The default is a local process pool (or inline
+for --jobs 1); any ``concurrent.futures.Executor`` factory can replace it, e.g. a Dask client's
+``get_executor()`` for a cluster. Workers get the read-only context once, at start.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from midib.score.observation import OutputRecord, observe
+
+UNIT_SIZE = 64
+PIXEL_UNIT = 8
+_CONTEXT: dict[str, Any] = {}
+
+
+def init_worker(root: str, wanted: frozenset[str], scan: Any) -> None:
+    """Executor initializer: the output root, wanted paths and the sweeper, set once."""
+    _CONTEXT.update(root=Path(root), wanted=wanted, scan=scan)
+
+
+def observe_unit(files: list[str]) -> list[OutputRecord]:
+    """One unit of files observed (see :func:`midib.score.observation.observe`)."""
+    root, wanted, scan = _CONTEXT["root"], _CONTEXT["wanted"], _CONTEXT["scan"]
+    return [observe(root / f, f, wanted, scan) for f in files]
+
+
+def pixel_unit(items: list[tuple[list, Optional[str], str]]) -> list[tuple[dict, list]]:
+    """Pixel verdicts (and OCR crops) for a few instances: (checks, source path, output path)."""
+    from midib.score import pixelstage
+    out = []
+    for checks, src, dst in items:
+        job = pixelstage.PixelJob()
+        verdicts = pixelstage.instance_verdicts(checks, Path(src) if src else None, Path(dst), job)
+        out.append((verdicts, job.crops))
+    return out
+
+
+def file_units(files: list[str], size: int = UNIT_SIZE) -> list[list[str]]:
+    """Files split in units: per folder (a series, usually), at most ``size`` files each."""
+    by_dir: dict[str, list[str]] = defaultdict(list)
+    for f in files:
+        by_dir[f.rpartition("/")[0]].append(f)
+    return [fs[i:i + size] for d in sorted(by_dir) for fs in [by_dir[d]] for i in range(0, len(fs), size)]
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class InlineExecutor(Executor):
+    """--jobs 1: the same ``map`` contract, run in this process."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+    def map(self, fn: Callable, *iterables: Iterable, timeout: Any = None, chunksize: int = 1) -> Iterator:
+        return map(fn, *iterables)
+
+
+ExecutorFactory = Callable[[int, Callable[..., None], tuple], Executor]
+
+
+def make_executor(jobs: int, initargs: tuple, factory: Optional[ExecutorFactory] = None) -> Executor:
+    """Inline for one job, else ``factory`` (default: a process pool) with the worker context."""
+    if factory is not None:
+        return factory(jobs, init_worker, initargs)
+    if jobs <= 1:
+        init_worker(*initargs)
+        return InlineExecutor()
+    return ProcessPoolExecutor(jobs, initializer=init_worker, initargs=initargs)

@@ -1,0 +1,119 @@
+"""Each check kind: a hand-made leak it must catch, a correct de-identification it must pass."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pytest
+
+from midib.answer_key import Check
+from midib.score.checks import IdMaps, Observed, evaluate, load_families, register
+from midib.score.observation import Element, OutputRecord
+from midib.score.verdict import Verdict
+
+
+def check(action: str, expected: dict[str, Any], path: Optional[str] = "(0010,0010)",
+          hipaa_class: str = "names") -> Check:
+    return Check(id=f"x/{action}", instance="1.2.3", file="a.dcm", patient_id="P",
+                 study_uid="1.2", series_uid="1.2.1", modality="CT", scope="instance",
+                 action=action, path=path, tag_name="", expected=expected, hipaa_class=hipaa_class)
+
+
+def seen(vr: str, *values: str, path: str = "(0010,0010)", maps: IdMaps | None = None,
+         record: OutputRecord | None = None) -> Observed:
+    rec = record or OutputRecord(file="out/a.dcm")
+    return Observed([Element(path, vr, tuple(values))] if values else [], rec, maps or IdMaps())
+
+
+CASES = [
+    # action, expected, observed(leak), observed(correct)
+    ("text_removed", {"value": "DOE^JOHN"}, seen("PN", "JOHN DOE"), seen("PN", "ANON")),
+    ("text_removed", {"value": "DOE^JOHN"}, seen("PN", "DOE, J"), seen("PN")),
+    ("text_retained", {"value": "CHEST"}, seen("CS"), seen("CS", "chest")),
+    ("tag_retained", {"value": "x"}, seen("LO"), seen("LO", "")),
+    ("text_notnull", {"value": "DOE^JOHN"}, seen("PN", ""), seen("PN", "ANON^PATIENT")),
+    ("text_notnull", {"value": "DOE^JOHN"}, seen("PN", "Doe^John"), seen("PN", "X^Y")),
+    ("date_shifted", {"value": "20040119"}, seen("DA", "20040119"), seen("DA", "20031011")),
+    ("date_shifted", {"value": "20040119"}, seen("DA", "2003-10-11"), seen("DA", "20031011")),
+    ("date_shifted", {"value": "20040119"}, seen("DA"), seen("DA", "20031011")),
+    ("uid_changed", {"value": "1.2.3"}, seen("UI", "1.2.3"), seen("UI", "2.25.99")),
+    ("uid_changed", {"value": "1.2.3"}, seen("UI", "2.25.099"), seen("UI", "2.25.99")),
+    ("uid_consistent", {"value": "1.2.3"},
+     seen("UI", "2.25.7", maps=IdMaps(uid={"1.2.3": {"2.25.7", "2.25.8"}})),
+     seen("UI", "2.25.7", maps=IdMaps(uid={"1.2.3": {"2.25.7"}}))),
+    ("patid_consistent", {"value": "MRN1"},
+     seen("LO", "Q2", maps=IdMaps(patid={"MRN1": {"Q1"}})),
+     seen("LO", "Q1", maps=IdMaps(patid={"MRN1": {"Q1"}}))),
+    ("uid_reference", {"value": "1.2.3"},
+     seen("UI", "1.2.3", maps=IdMaps(primary={"1.2.3": {"2.25.7"}})),
+     seen("UI", "2.25.7", maps=IdMaps(primary={"1.2.3": {"2.25.7"}}))),
+    ("text_cleaned", {"removed": ["John Doe"], "retained": ["nodule", "lobe"]},
+     seen("LT", "Nodule in left lobe, patient Doe, John"), seen("LT", "Nodule in left lobe, patient [X]")),
+    ("text_cleaned", {"removed": ["20040119"], "retained": ["nodule"]},
+     seen("LT", "nodule seen 01/19/2004"), seen("LT", "nodule seen [date]")),
+]
+
+
+@pytest.mark.parametrize("action,expected,leak,good", CASES)
+def test_check_catches_leak_and_passes_correct_output(action, expected, leak, good) -> None:
+    c = check(action, expected)
+    bad = evaluate(c, leak)
+    assert not bad.passed and bad.reason and bad.score < 1
+    assert evaluate(c, good).passed, evaluate(c, good).reason
+
+
+def test_every_action_has_a_registered_check() -> None:
+    from midib.answer_key import ACTIONS
+    assert set(ACTIONS) <= set(load_families())
+
+
+def test_exception_inside_a_check_fails_with_the_error() -> None:
+    @register("boom_test")
+    def boom(c: Check, o: Observed) -> Verdict:
+        raise ZeroDivisionError("division by zero")
+    v = evaluate(check("boom_test", {}), seen("PN", "x"))
+    assert not v.passed and "ZeroDivisionError" in v.reason
+
+
+def test_unknown_action_fails() -> None:
+    v = evaluate(check("no_such_action", {}), seen("PN", "x"))
+    assert not v.passed and "unknown action" in v.reason
+
+
+def test_filename_check_reads_the_output_path() -> None:
+    c = check("text_removed", {"value": "DOE^JOHN", "where": "filename"}, path=None)
+    leak = Observed([], OutputRecord(file="DOE_JOHN/1.dcm"))
+    assert not evaluate(c, leak).passed
+    assert evaluate(c, Observed([], OutputRecord(file="P001/1.dcm"))).passed
+
+
+def test_deid_recorded_requires_flag_method_and_codes() -> None:
+    c = check("deid_recorded", {"options": ["rtnLongModifDatesOpt"]}, path="(0012,0062)")
+    rec = OutputRecord(file="a.dcm")
+    assert not evaluate(c, Observed([], rec)).passed
+    rec.elements = {"(0012,0062)": [Element("(0012,0062)", "CS", ("YES",))],
+                    "(0012,0063)": [Element("(0012,0063)", "LO", ("midib oracle",))],
+                    "(0012,0064)[*](0008,0100)": [Element("(0012,0064)[0](0008,0100)", "SH", ("113100",)),
+                                                  Element("(0012,0064)[1](0008,0100)", "SH", ("113107",))]}
+    assert evaluate(c, Observed([], rec)).passed
+    c2 = check("deid_recorded", {"options": ["rtnLongModifDatesOpt", "cleanDescOpt"]}, path="(0012,0062)")
+    v = evaluate(c2, Observed([], rec))
+    assert not v.passed and "113105" in v.reason
+
+
+def test_date_interval_uses_reference_instance() -> None:
+    ref = OutputRecord(file="b.dcm", elements={"(0008,0020)": [Element("(0008,0020)", "DA", ("20031001",))]})
+    c = check("date_interval", {"value": "20040201", "reference": "20040101",
+                                "reference_path": "(0008,0020)", "reference_instance": "9.9"},
+              path="(0008,0020)")
+    ok = Observed([Element("(0008,0020)", "DA", ("20031101",))], OutputRecord(file="a.dcm"),
+                  lookup={"9.9": ref}.get)
+    assert evaluate(c, ok).passed
+    bad = Observed([Element("(0008,0020)", "DA", ("20031102",))], OutputRecord(file="a.dcm"),
+                   lookup={"9.9": ref}.get)
+    assert "interval changed" in evaluate(c, bad).reason
+
+
+def test_pixel_checks_never_pass_without_a_computed_verdict() -> None:
+    c = check("pixels_hidden", {"text": "DOE", "box": [0, 0, 5, 5], "frame": 0})
+    assert not evaluate(c, seen("OW")).passed

@@ -1,0 +1,257 @@
+"""End to end on a hand-made benchmark (pydicom's bundled CT and MR, PHI planted by the test).
+
+A correct de-identification must score 100 %, a copy must fail every removal check and pass
+every retention check, and leaks the key does not look for must be caught by the sweep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from midib.answer_key import Check, write_key
+from midib.benchmark import Benchmark
+from midib.cli import main
+from midib.ledger import LedgerEntry, write_ledger
+from midib.score.inputs import open_run
+from midib.score.scorer import ScoreOptions, score_run
+
+PID = "MRN123456"
+SOURCES = {"CT_small.dcm": ("1.2.826.0.1.9.1", "1.2.826.0.1.9.10", "1.2.826.0.1.9.100", "20040119"),
+           "MR_small.dcm": ("1.2.826.0.1.9.2", "1.2.826.0.1.9.10", "1.2.826.0.1.9.200", "20040301")}
+PHI = {"PatientName": ("DOE^JOHN", "names"), "PatientID": (PID, "mrn"),
+       "PatientBirthDate": ("19700304", "dates"), "InstitutionName": ("Springfield General Hospital", "geographic")}
+
+
+def _entry(n: int, inst: str, file: str, study: str, series: str, kw: str, value: str, phi_class: str,
+           vr: str, role: str = "phi", channel: str = "attribute") -> LedgerEntry:
+    tag = pydicom.datadict.tag_for_keyword(kw)
+    return LedgerEntry(id=f"L{n:04d}", role=role, channel=channel, kind=kw.lower(), phi_class=phi_class,
+                       instance=inst, file=file, patient_id=PID, study_uid=study, series_uid=series,
+                       modality="", path=f"({tag >> 16:04x},{tag & 0xFFFF:04x})", tag_name=kw, vr=vr,
+                       value=value)
+
+
+def _check(e: LedgerEntry, action: str, expected: dict, category: str = "hipaa", **kw) -> Check:
+    return Check(id=f"{e.id}/{action}", instance=e.instance, file=e.file, patient_id=PID,
+                 study_uid=e.study_uid, series_uid=e.series_uid, modality="CT", scope="instance",
+                 action=action, path=kw.pop("path", e.path), tag_name=e.tag_name, expected=expected,
+                 category=category, hipaa_class=e.phi_class, ledger_ids=[e.id], **kw)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("handbench")
+    entries, checks, n = [], [], 0
+    for name, (sop, study, series, date) in SOURCES.items():
+        ds = pydicom.dcmread(get_testdata_file(name))
+        for kw, (value, _) in PHI.items():
+            setattr(ds, kw, value)
+        ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.StudyDate = sop, study, series, date
+        ds.file_meta.MediaStorageSOPInstanceUID = sop
+        ds.StudyDescription = "CT chest for John Doe follow up"
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = ds.SOPClassUID, "1.2.826.0.1.9.1"
+        ds.ReferencedImageSequence = Sequence([ref])
+        rel = f"{PID}/{name}"
+        (root / "input" / PID).mkdir(parents=True, exist_ok=True)
+        ds.save_as(root / "input" / rel)
+        mk = lambda kw, v, cls, vr, **k: _entry(len(entries), sop, rel, study, series, kw, v, cls, vr, **k)
+        for kw, (value, cls) in PHI.items():
+            e = mk(kw, value, cls, pydicom.datadict.dictionary_VR(kw)); entries.append(e)
+            checks.append(_check(e, "patid_consistent" if kw == "PatientID" else "text_removed", {"value": value}))
+        e = mk("StudyDate", date, "dates", "DA"); entries.append(e)
+        checks.append(_check(e, "date_shifted", {"value": date}))
+        for kw, uid in (("SOPInstanceUID", sop), ("StudyInstanceUID", study), ("SeriesInstanceUID", series)):
+            e = mk(kw, uid, "other", "UI", channel="uid"); entries.append(e)
+            checks += [_check(e, "uid_changed", {"value": uid}), _check(e, "uid_consistent", {"value": uid}, "dicom")]
+        e = mk("StudyDescription", "John Doe", "names", "LO", channel="free_text"); entries.append(e)
+        checks.append(_check(e, "text_cleaned", {"removed": ["John Doe"], "retained": ["chest", "follow"]}))
+        e = mk("Modality", ds.Modality, "none", "CS", role="keep"); entries.append(e)
+        checks.append(_check(e, "text_retained", {"value": ds.Modality}, "dicom"))
+        e = _entry(len(entries), sop, rel, study, series, "ReferencedImageSequence", "1.2.826.0.1.9.1", "other", "UI", channel="uid")
+        e.path = "(0008,1140)[0](0008,1155)"; entries.append(e)
+        checks.append(_check(e, "uid_changed", {"value": "1.2.826.0.1.9.1"}))
+        checks.append(_check(e, "deid_recorded", {"options": []}, "dicom", path="(0012,0062)"))
+        checks[-1].id = f"deid/{sop}"
+    write_ledger(root / "answer_key" / "ledger.jsonl", entries)
+    write_key(root / "answer_key" / "checks.jsonl", checks, {"profile": "hand"})
+    Benchmark(root).write_manifest({"preset": "hand", "seed": 0})
+    return root
+
+
+def new_uid(old: str) -> str:
+    return "2.25." + str(int(hashlib.sha256(old.encode()).hexdigest()[:30], 16))
+
+
+def deidentify(ds: Dataset) -> None:
+    """A correct de-identification of the hand-made sources."""
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.InstitutionName = "ANON^P1", "P1", "", ""
+    for elem in ds:
+        if elem.VR == "DA" and elem.value:   # every date moved by the same 30 days
+            d = dt.datetime.strptime(str(elem.value), "%Y%m%d") - dt.timedelta(days=30)
+            elem.value = d.strftime("%Y%m%d")
+    for kw in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        setattr(ds, kw, new_uid(getattr(ds, kw)))
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ref = ds.ReferencedImageSequence[0]
+    ref.ReferencedSOPInstanceUID = new_uid(ref.ReferencedSOPInstanceUID)
+    ds.StudyDescription = "CT chest for [removed] follow up"
+    ds.PatientIdentityRemoved, ds.DeidentificationMethod = "YES", "hand-made test"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "113100", "DCM", "Basic Application Confidentiality Profile"
+    ds.DeidentificationMethodCodeSequence = Sequence([code])
+    for tag in [t for t in ds.keys() if t.is_private]:
+        del ds[tag]
+
+
+def make_run(bench: Path, out: Path, edit: Callable[[Dataset], None] | None,
+             name: Callable[[int, Dataset], str] = lambda i, ds: f"out/{i:03d}.dcm") -> Path:
+    for i, src in enumerate(sorted((bench / "input").rglob("*.dcm"))):
+        ds = pydicom.dcmread(src)
+        if edit:
+            edit(ds)
+        target = out / name(i, ds)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target)
+    return out
+
+
+def score(bench: Path, run: Path, **kw) -> pd.DataFrame:
+    result = score_run(Benchmark(bench), open_run(run), ScoreOptions(ocr=False, **kw))
+    return pd.DataFrame(result.rows), result
+
+
+def test_correct_deidentification_scores_100(bench: Path, tmp_path: Path) -> None:
+    rows, result = score(bench, make_run(bench, tmp_path / "good", deidentify))
+    failed = rows[~rows.passed]
+    assert failed.empty, failed[["check_id", "reason"]].to_string()
+    assert result.match.methods_used() == "content" and len(result.match.pairs) == 2
+    assert set(rows.source) >= {"key", "uid", "dates", "deid"}
+
+
+def test_copy_fails_every_removal_and_passes_every_retention(bench: Path, tmp_path: Path) -> None:
+    rows, _ = score(bench, make_run(bench, tmp_path / "copy", None))
+    key = rows[rows.source == "key"]
+    removal = key[key.action.isin(["text_removed", "date_shifted", "uid_changed", "text_cleaned", "deid_recorded"])]
+    assert not removal.passed.any()
+    assert key[key.action == "text_retained"].passed.all()
+
+
+def test_sweep_catches_phi_moved_elsewhere(bench: Path, tmp_path: Path) -> None:
+    def leaky(ds: Dataset) -> None:
+        deidentify(ds)
+        ds.ImageComments = "Patient john DOE, born 03/04/1970"
+        block = ds.private_block(0x0011, "LEAKY", create=True)
+        block.add_new(0x01, "LO", "Springfield General Hospital")
+    rows, _ = score(bench, make_run(bench, tmp_path / "leaky", leaky))
+    sweep = rows[rows.source == "sweep"]
+    where = set(sweep.path)
+    assert "(0020,4000)" in where and '(0011,"LEAKY",01)' in where
+    assert "DOE^JOHN" in {json.loads(e)["value"] for e in sweep.expected}
+    assert any("1970" in o for o in sweep.observed)
+    assert (~sweep.passed).all()
+
+
+def test_sweep_catches_phi_in_file_names(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "names", deidentify, name=lambda i, ds: f"Doe_John/{i}.dcm")
+    rows, _ = score(bench, run)
+    assert (rows[(rows.source == "sweep")].path == "").sum() >= 2
+
+
+def test_inconsistent_uids_and_broken_references_fail(bench: Path, tmp_path: Path) -> None:
+    def sloppy(ds: Dataset) -> None:
+        deidentify(ds)
+        ds.StudyInstanceUID = new_uid(ds.SOPInstanceUID)   # each instance its own study
+        ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "2.25.1"
+    rows, _ = score(bench, make_run(bench, tmp_path / "sloppy", sloppy))
+    assert not rows[rows.action == "uid_references"].passed.all()
+    assert rows[(rows.action == "uid_consistent") & rows.path.eq("(0020,000d)")].passed.sum() == 0
+
+
+def test_matching_reports_missing_and_duplicate_outputs(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "dups", deidentify)
+    shutil.copy(run / "out/000.dcm", run / "out/copy.dcm")
+    (run / "out/001.dcm").unlink()
+    (run / "notes.txt").write_text("not dicom")
+    rows, result = score(bench, run)
+    assert len(result.match.unmatched_inputs) == 1 and result.match.extra_outputs == ["notes.txt"]
+    assert len(result.match.duplicate_outputs) == 1
+    missing = rows[(rows.source == "key") & (rows.instance == result.match.unmatched_inputs[0])]
+    assert (missing.reason == "no output matched").all() and len(missing) > 5
+    assert len(rows[rows.source == "key"]) == len(list(read_checks(bench)))
+
+
+def read_checks(bench: Path):
+    from midib.answer_key import read_key
+    return read_key(bench / "answer_key" / "checks.jsonl")
+
+
+def test_mapping_csv_is_used(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "mapped", deidentify)
+    mapping = tmp_path / "uid.csv"
+    olds = [v[0] for v in SOURCES.values()]
+    mapping.write_text("id_old,id_new\n" + "".join(f"{o},{new_uid(o)}\n" for o in olds))
+    rows, result = score(bench, run, mapping=mapping)
+    assert result.match.methods_used() == "mapping"
+
+
+def test_results_identical_whatever_jobs(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "jobs", deidentify, name=lambda i, ds: f"d{i}/x.dcm")
+    one, _ = score(bench, run, jobs=1)
+    two, _ = score(bench, run, jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_cli_writes_score_folder_and_exit_codes(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "cli", None)
+    before = sorted(p.name for p in run.rglob("*"))
+    out = tmp_path / "score"
+    assert main(["score", str(bench), str(run), "--out", str(out), "--no-ocr"]) == 0
+    assert sorted(p.name for p in run.rglob("*")) == before          # nothing written into RUN
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["format"] == "midib-score" and summary["overall"]["total"] == len(pd.read_csv(out / "results.csv"))
+    assert set(summary["by_category"]) <= {"hipaa", "dicom", "best_practice"}
+    assert pd.read_parquet(out / "results.parquet").passed.dtype == bool
+    assert main(["score", str(bench), str(run), "--out", str(out), "--no-ocr", "--min-score", "99"]) == 1
+    assert main(["score", str(tmp_path / "nope"), str(run), "--no-ocr"]) == 2
+    assert main(["score", str(bench), str(run), "--no-ocr"]) == 0 and (run / "score" / "summary.json").is_file()
+
+
+def test_formula_midi_b_gives_the_official_figure(bench: Path, tmp_path: Path) -> None:
+    pytest.importorskip("midib.keys.midi_b_formula")
+    run = make_run(bench, tmp_path / "mb", deidentify)
+    run_copy = make_run(bench, tmp_path / "mbcopy", None)
+    for target in (run, run_copy):
+        out = tmp_path / f"score-{target.name}"
+        assert main(["score", str(bench), str(target), "--out", str(out), "--no-ocr",
+                     "--formula", "midi-b"]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        rows = pd.read_parquet(out / "results.parquet")
+        official = rows[(rows.source == "key") & (rows.path != "") & rows.action.isin(
+            ["text_removed", "text_retained", "tag_retained", "text_notnull", "date_shifted", "uid_changed",
+             "uid_consistent", "patid_consistent", "pixels_hidden", "pixels_retained", "text_cleaned"])]
+        by_hand = round(100.0 * official.passed.sum() / len(official), 4)
+        assert summary["formula"] == "midi-b" and summary["overall"]["percent"] == by_hand
+        assert summary["midi_b"]["total"] == len(official)
+
+
+def test_profile_option_rederives_the_key_from_the_ledger(bench: Path, tmp_path: Path) -> None:
+    pytest.importorskip("midib.keys.derive")
+    run = make_run(bench, tmp_path / "prof", deidentify)
+    out = tmp_path / "score"
+    assert main(["score", str(bench), str(run), "--out", str(out), "--no-ocr", "--profile", "basic"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["profile"] == "basic" and summary["overall"]["total"] > 0
+    assert main(["score", str(bench), str(run), "--out", str(out), "--profile", "no-such-profile"]) == 2

@@ -1,0 +1,81 @@
+"""The leak sweep: finds moved PHI, and does not cry wolf."""
+
+from __future__ import annotations
+
+from midib.answer_key import Check
+from midib.ledger import LedgerEntry
+from midib.score.sweep import build_sweeper, covered, relevant_hits, scan_file_name
+
+
+def entry(kind: str, value: str, vr: str = "LO", patient: str = "P1", phi_class: str = "other",
+          role: str = "phi", eid: str = "") -> LedgerEntry:
+    return LedgerEntry(id=eid or f"{kind}-{value}", role=role, channel="attribute", kind=kind,
+                       phi_class=phi_class, instance="1.2.3", file="a.dcm", patient_id=patient,
+                       study_uid="1.2", series_uid="1.2.1", modality="CT", path="(0010,0010)", vr=vr,
+                       value=value)
+
+
+LEDGER = [
+    entry("patient_name", "DOE^JOHN", "PN", phi_class="names"),
+    entry("physician_name", "KEY^DANIEL^^DR", "PN", phi_class="names"),
+    entry("birth_date", "19700304", "DA", phi_class="dates"),
+    entry("sex", "M", "CS"),
+    entry("weight", "72", "DS"),
+    entry("patient_id", "MRN123456"),
+    entry("phone", "555-0134-22"),
+    entry("study_uid", "1.2.826.0.1.99.5", "UI"),
+    entry("institution_name", "Springfield General Hospital"),
+    entry("birth_date", "19811111", "DA", patient="P2", phi_class="dates"),
+    entry("station_name", "CTSCANNER01", eid="kept-station"),
+]
+KEY = [Check(id="k", instance="1.2.3", file="a.dcm", patient_id="P1", study_uid="", series_uid="",
+             modality="CT", scope="instance", action="text_retained", path="(0008,1010)", tag_name="",
+             expected={"value": "CTSCANNER01"}, ledger_ids=["kept-station"])]
+SWEEPER = build_sweeper(LEDGER, KEY)
+
+
+def found(text: str, vr: str = "LT") -> set[str]:
+    return {SWEEPER.needles[n].whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
+
+
+def test_moved_values_are_found() -> None:
+    assert found("Seen by John Doe") == {"DOE^JOHN"}
+    assert found("doe^john", "PN") == {"DOE^JOHN"}     # in a PN value, case does not matter
+    assert found("born 03/04/1970, MRN: mrn123456") == {"19700304", "MRN123456"}
+    assert found("call 555 0134 22") == {"555-0134-22"}
+    assert found("1.2.826.0.1.99.5", "UI") == {"1.2.826.0.1.99.5"}
+    assert found("ref 1.2.826.0.1.99.5 in text") == {"1.2.826.0.1.99.5"}
+    assert found("springfield general hospital radiology") == {"Springfield General Hospital"}
+
+
+def test_no_false_alarms() -> None:
+    assert found("M") == set()                       # sex: too short
+    assert found("weight 72 kg") == set()            # short plain number
+    assert found("DOES NOT APPLY") == set()          # component as whole word only
+    assert found("1.2.826.0.1.99.55", "UI") == set()  # another UID sharing a prefix
+    assert found("1.2.840.19700304.7", "UI") == set()  # a date-like UID component is no date
+    assert found("CTSCANNER01") == set()             # the key keeps it
+    assert found("general") == set()                 # a fragment of a longer value
+    assert found("the answer key applies", ) == set() and found("Key, Daniel") == {"KEY^DANIEL^^DR"}
+
+
+def test_hits_count_only_for_the_matched_patient() -> None:
+    hits = [(n, "(0008,0020)", t) for n, t in SWEEPER("19811111", "DA", "(0008,0020)")]
+    assert hits and relevant_hits(hits, SWEEPER, "P1") == []
+    assert relevant_hits(hits, SWEEPER, "P2") == hits
+    assert relevant_hits(hits, SWEEPER, None) == hits      # unmatched outputs: any patient
+
+
+def test_file_names_are_swept() -> None:
+    hits = scan_file_name(SWEEPER, "DOE_JOHN/19700304/img1.dcm")
+    hits = relevant_hits(hits, SWEEPER, "P1")
+    assert sorted(SWEEPER.needles[n].whole for n, _, _ in hits) == ["19700304", "DOE^JOHN"]
+    assert scan_file_name(SWEEPER, "P001/0001.dcm") == []
+
+
+def test_covered_only_by_a_check_of_the_same_value() -> None:
+    name = next(n for n in SWEEPER.needles.values() if n.whole == "DOE^JOHN")
+    birth = next(n for n in SWEEPER.needles.values() if n.text == "19700304")
+    assert covered(name, ["DOE^JOHN"])
+    assert not covered(birth, ["DOE^JOHN"])       # a birth date moved into PatientName
+    assert covered(birth, ["Born 04-Mar-1970"])

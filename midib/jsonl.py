@@ -13,6 +13,11 @@ from typing import Any, Iterable, Iterator
 from midib.errors import FormatVersionError, MidibError
 
 
+#: one record as one line (without newline), exactly as :func:`write_jsonl` writes it; one
+#: encoder reused, because building it per record cost as much as encoding small records
+encode_record = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
 def write_jsonl(path: Path, kind: str, version: int, records: Iterable[dict[str, Any]],
                 header: dict[str, Any] | None = None) -> int:
     """Write ``records`` after a ``{"format": kind, "version": N, ...}`` header; return the count."""
@@ -22,7 +27,7 @@ def write_jsonl(path: Path, kind: str, version: int, records: Iterable[dict[str,
         f.write(json.dumps({"format": kind, "version": version, **(header or {})},
                            sort_keys=True, ensure_ascii=False) + "\n")
         for rec in records:
-            f.write(json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n")
+            f.write(encode_record(rec) + "\n")
             n += 1
     return n
 

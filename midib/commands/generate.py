@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="plant PHI into copies of this folder of de-identified DICOM instead")
     parser.add_argument("--force", action="store_true", help="replace an existing benchmark in BENCH")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="worker processes making patients (default: one per CPU; output is the same for any N)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress and sys.stderr.isatty()
     manifest = generate(args.bench, preset=args.preset, seed=args.seed, profile=args.profile,
-                        base=args.base, force=args.force, progress=progress)
+                        base=args.base, force=args.force, progress=progress,
+                        jobs=args.jobs)
     c = manifest["counts"]
     print(f"{args.bench}: {c['patients']} patients, {c['studies']} studies, {c['series']} series, "
           f"{c['instances']} instances, {c['ledger_entries']} ledger entries, {c['checks']} checks "

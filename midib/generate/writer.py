@@ -1,32 +1,33 @@
-"""Orchestration: plan patients, build series, plant every channel, write files and the truth.
+"""Orchestration: plan patients, make them (in worker processes), merge files and the truth.
 
-Streaming by design: one series is built, planted and written at a time, and its ledger
-entries go straight to ``ledger.jsonl``; only file checksums (for the manifest) accumulate.
-The answer key is derived afterwards from the ledger file (two streaming passes), so it can
-be re-derived under another profile without regenerating the data.
+Streaming by design: patients are made independently (:mod:`midib.generate.patients`, one
+process per core by default) and merged in patient order (:mod:`midib.generate.merge`) as
+they arrive, so the files, ledger and key are byte-identical for any ``jobs`` and memory
+stays bounded by a few patients. ``--base`` sources are planted in one process, streaming
+entries to the ledger; their key is derived afterwards from the ledger file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
-import sys
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-import numpy as np
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 
 from midib import __version__
 from midib.benchmark import Benchmark
 from midib.errors import MidibError
-from midib.generate.context import Device, StudyContext, UidFactory
-from midib.generate.identity import make_history, make_institution, seeded_random
 from midib.generate.planting import attributes, filenames, free_text, overlays, pixels, private, sequences
-from midib.generate.planting.instance import PlantedInstance, PlantingContext
+from midib.generate.planting.instance import PlantedInstance
 from midib.generate.presets import Preset, plan_patients
 from midib.ledger import LedgerEntry, write_ledger
 
@@ -56,7 +57,7 @@ def prepare_root(root: Path, force: bool) -> Benchmark:
     if root.is_dir() and any(root.iterdir()):
         if not force:
             raise MidibError(f"{root} is not empty; choose a new folder or pass --force to replace it")
-        for part in (bench.input_dir, bench.key_dir):
+        for part in (bench.input_dir, bench.key_dir, bench.root / ".midib-partial"):
             shutil.rmtree(part, ignore_errors=True)
         bench.manifest_path.unlink(missing_ok=True)
     bench.input_dir.mkdir(parents=True, exist_ok=True)
@@ -90,9 +91,7 @@ def write_instance(bench: Benchmark, tally: Tally, inst: PlantedInstance) -> Ite
         stem = rel[:-4] if rel.endswith(".dcm") else rel
         rel = f"{stem}-{tally.instances}.dcm"
         inst.set_file(rel)
-    buf = io.BytesIO()
-    dcmwrite(buf, inst.ds, enforce_file_format=True)
-    data = buf.getvalue()
+    data = encode_dataset(inst.ds)
     target = bench.input_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
@@ -104,74 +103,91 @@ def write_instance(bench: Benchmark, tally: Tally, inst: PlantedInstance) -> Ite
         yield e
 
 
+def encode_dataset(ds: Dataset) -> bytes:
+    """The bytes of ``ds`` as a DICOM file (preamble, file meta), as every instance is written."""
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()
+
+
 class SyntheticSource:
-    """The from-scratch world of a preset: patients, their studies, series from the builders."""
+    """The from-scratch world of a preset: the plan of patients, made by workers, merged in order."""
 
     def __init__(self, preset: Preset, seed: int, builders=None) -> None:
-        if builders is None:
-            from midib.generate import objects as builders
-        self.preset, self.seed, self.objects = preset, seed, builders
-        self.safety = private.safety_map(builders.private_catalog())
-        self.devices: dict[tuple[int, str], Device] = {}
+        self.preset, self.seed, self.builders = preset, seed, builders
         self.plan = list(plan_patients(preset, seed))
-        self.missing_kinds: set[str] = set()
 
     @property
     def total_studies(self) -> int:
         return sum(len(s) for _, _, s in self.plan)
 
-    def entries(self, bench: Benchmark, tally: Tally, step: Callable[[], None]) -> Iterator[LedgerEntry]:
-        """Generate everything, writing files as it goes; yield ledger entries in order."""
-        sites = {i: make_institution(self.seed, i) for i in range(self.preset.sites)}
-        for p, site, scenarios in self.plan:
-            plans = [(s["description"], s["body_part"]) for s in scenarios]
-            history = make_history(self.seed, p, sites[site], len(scenarios), plans)
-            tally.patients += 1
-            for study, scenario in zip(history.studies, scenarios):
-                yield from self._study(bench, tally, site, study, scenario, history.studies[:study.index])
-                tally.studies += 1
-                step()
+    def write(self, bench: Benchmark, tally: Tally, profile, header: dict, jobs: int,
+              bar: "_progress") -> tuple[int, int]:
+        """Make every patient and merge the parts; return (ledger entries, checks)."""
+        from midib.generate.merge import TruthMerger, partial_dir
+        from midib.generate.patients import PatientJob, print_warnings
 
-    def _device(self, site: int, kind: str) -> Device:
-        """One device per site and modality, so station names and serials recur like real ones."""
-        key = (site, kind)
-        if key not in self.devices:
-            rng = np.random.default_rng(seeded_random(self.seed, "device", site, kind).getrandbits(64))
-            self.devices[key] = self.objects.pick_device(kind, rng, self.seed)
-        return self.devices[key]
+        partial = partial_dir(bench)
+        partial.mkdir(parents=True, exist_ok=True)
+        todo = [PatientJob(self.preset, self.seed, profile, str(partial), p, site, tuple(scenarios))
+                for p, site, scenarios in self.plan]
+        merger, warned = TruthMerger(bench, tally, header, profile.name), set()
+        try:
+            with self._pool(jobs, len(todo)) as pool, bar as step:
+                for part in self._parts(todo, pool, jobs):
+                    print_warnings(part, warned)
+                    merger.add(part)
+                    for _ in range(part.studies):
+                        step()
+        finally:
+            merger.close()
+        shutil.rmtree(partial, ignore_errors=True)
+        if merger.rederive:                      # a patient ID shared by two patients
+            return merger.n_entries, write_key_for(bench, profile)
+        return merger.n_entries, merger.n_checks
 
-    def _study(self, bench, tally, site, study: StudyContext, scenario, priors) -> Iterator[LedgerEntry]:
-        uids = UidFactory(study.institution.uid_root, self.seed)
-        source: Optional[list[Dataset]] = None
-        for number, kind in enumerate(scenario["series"], start=1):
-            rng = np.random.default_rng(seeded_random(self.seed, "series", study.study_uid, number).getrandbits(64))
-            try:
-                series = self.objects.build_series(
-                    kind, study, self._device(site, kind), uids, rng, series_number=number,
-                    n_instances=self.preset.instances.get(kind), matrix=self.preset.matrix.get(kind),
-                    source=source)
-            except (ValueError, NotImplementedError) as e:
-                if kind in self.objects.OBJECT_KINDS and kind not in self.missing_kinds:
-                    self.missing_kinds.add(kind)
-                    print(f"midib: warning: object kind {kind} not available ({e}); skipped", file=sys.stderr)
-                    continue
-                if kind in self.missing_kinds:
-                    continue
-                raise
-            if kind == "CT" and source is None:
-                source = series
-            yield from self._series(bench, tally, study, kind, series, priors, site)
+    def _pool(self, jobs: int, n_patients: int):
+        """A process pool with its workers already started, or a null context for one process.
 
-    def _series(self, bench, tally, study, kind, series, priors, site) -> Iterator[LedgerEntry]:
-        description = str(series[0].get("SeriesDescription", kind)) if series else kind
-        number = int(series[0].get("SeriesNumber", 1)) if series else 1
-        ctx = PlantingContext(study, self._device(site, kind), self.seed, kind, priors, self.safety)
-        for i, ds in enumerate(series):
-            rng = seeded_random(self.seed, "instance", str(ds.get("SOPInstanceUID", i)))
-            inst = PlantedInstance(ds, ctx, rng)
-            plant_instance(inst, description, i, number)
-            yield from write_instance(bench, tally, inst)
-        tally.series += 1
+        Started before the progress bar's thread exists: forking while another thread holds a
+        lock (e.g. stderr's) could leave a worker blocked on it.
+        """
+        if jobs <= 1 or n_patients <= 1 or self.builders is not None:
+            return nullcontext(None)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, n_patients))
+        pool.submit(int).result()                # forks every worker now (fork start method)
+        return _closing_pool(pool)
+
+    def _parts(self, todo: list, pool: Optional[ProcessPoolExecutor], jobs: int) -> Iterator:
+        """Patient parts in plan order: in this process, or from the pool with a bounded window."""
+        from midib.generate.patients import PatientMaker, make_patient
+
+        if pool is None:
+            maker = PatientMaker(self.preset, self.seed, self.builders)
+            yield from (maker.make(job) for job in todo)
+            return
+        pending, ahead = deque(), iter(todo)
+        for job in ahead:
+            pending.append(pool.submit(make_patient, job))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            part = pending.popleft().result()
+            job = next(ahead, None)
+            if job is not None:
+                pending.append(pool.submit(make_patient, job))
+            yield part
+
+
+@contextmanager
+def _closing_pool(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """The pool, shut down on exit; on an error (or Ctrl-C) queued patients are dropped, not made."""
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def write_truth(bench: Benchmark, entries: Iterator[LedgerEntry], header: dict) -> int:
@@ -189,13 +205,19 @@ def manifest_body(tally: Tally, seed: int, preset: str, profile: str, source: st
 
 def generate(root: Path, *, preset: str = "mini", seed: int = 0, profile: str | None = None,
              base: Optional[Path] = None, force: bool = False, progress: bool = False,
-             builders=None) -> dict:
-    """Write a whole benchmark folder; return its manifest. The one entry point of ``midib generate``."""
+             builders=None, jobs: int | None = None) -> dict:
+    """Write a whole benchmark folder; return its manifest. The one entry point of ``midib generate``.
+
+    ``jobs`` worker processes make patients (default: one per CPU); the output does not depend on it.
+    """
     from midib.generate.presets import get_preset
     from midib.keys.profile import load_profile
 
     chosen = load_profile(profile)            # validate names before touching the disk
     spec = get_preset(preset)
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise MidibError(f"--jobs must be at least 1 (got {jobs})")
     if base is not None:
         from midib.generate.base import BaseSource
         source = BaseSource(Path(base), seed, builders)
@@ -206,29 +228,47 @@ def generate(root: Path, *, preset: str = "mini", seed: int = 0, profile: str | 
         label = "synthetic"
     bench = prepare_root(Path(root), force)
     tally = Tally()
-    with _progress(progress, source.total_studies) as step:
-        header = {"seed": seed, "preset": preset, "midib_version": __version__, "source": label}
-        n_entries = write_truth(bench, source.entries(bench, tally, step), header)
+    header = {"seed": seed, "preset": preset, "midib_version": __version__, "source": label}
+    bar = _progress(progress, source.total_studies)
+    if isinstance(source, SyntheticSource):
+        n_entries, n_checks = source.write(bench, tally, chosen, header, jobs, bar)
+        write_profile(bench, chosen)
+    else:
+        with bar as step:
+            n_entries = write_truth(bench, source.entries(bench, tally, step), header)
+        n_checks = write_key_for(bench, chosen)
     tally.skipped = getattr(source, "skipped", [])
-    n_checks = write_key_for(bench, chosen)
     body = manifest_body(tally, seed, preset, chosen.name, label, n_entries, n_checks)
     bench.write_manifest(body)
     return body
 
 
+def default_jobs() -> int:
+    """One worker per CPU this process may use (affinity-aware where the OS tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                    # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def write_key_for(bench: Benchmark, profile) -> int:
     """Derive the answer key from the written ledger under ``profile``; write it and profile.json."""
-    import json
-
     from midib.answer_key import write_key
     from midib.benchmark import sha256_file
     from midib.keys.derive import derive_key_file
 
     header = {"profile": profile.name, "ledger_sha256": sha256_file(bench.ledger_path)}
     n = write_key(bench.checks_path, derive_key_file(bench.ledger_path, profile), header)
+    write_profile(bench, profile)
+    return n
+
+
+def write_profile(bench: Benchmark, profile) -> None:
+    """answer_key/profile.json: the profile the key was derived under."""
+    import json
+
     bench.profile_path.write_text(json.dumps(profile.to_dict(), indent=2, sort_keys=True) + "\n",
                                   encoding="utf-8")
-    return n
 
 
 class _progress:

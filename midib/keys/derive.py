@@ -62,12 +62,25 @@ def derive_checks(entries: Iterable[LedgerEntry], profile: Profile,
         if iter(entries) is entries:
             entries = list(entries)
         index = index_ledger(entries)
+    for _, check in checks_by_entry(entries, profile, index):
+        yield check
+
+
+def checks_by_entry(entries: Iterable[LedgerEntry], profile: Profile,
+                    index: LedgerIndex) -> Iterator[tuple[int, Check]]:
+    """(position of the entry in ``entries``, check) for every check, in ledger order.
+
+    The position lets a caller that encodes checks before ledger ids are known (the parallel
+    generator) put the right id in later; the per-instance deid check comes with the position
+    of the instance's first entry.
+    """
     seen: set[str] = set()
-    for e in entries:
+    for k, e in enumerate(entries):
         if e.instance not in seen:
             seen.add(e.instance)
-            yield _deid_check(e, profile)
-        yield from checks_for(e, profile, index)
+            yield k, _deid_check(e, profile)
+        for check in checks_for(e, profile, index):
+            yield k, check
 
 
 def derive_key_file(ledger_path: str | Path, profile: Profile) -> Iterator[Check]:
@@ -88,10 +101,31 @@ def checks_for(e: LedgerEntry, profile: Profile, index: LedgerIndex) -> Iterator
     elif e.path is None:
         raise MidibError(f"ledger entry {e.id}: channel {e.channel!r} needs an attribute path")
     else:
-        path = TagPath.parse(e.path)
-        d = decide(path, profile)
+        path, d = _decided(e.path, profile)
         rules = _keep_checks if e.role == "keep" else _phi_checks
         yield from rules(e, path, d, profile, index)
+
+
+_DECIDED: dict[str, tuple[TagPath, Decision]] = {}
+_DECIDED_UNDER: list[Profile] = []
+
+
+def _decided(text: str, profile: Profile) -> tuple[TagPath, Decision]:
+    """(parsed path, decision) for a path string under ``profile``, remembered per profile object.
+
+    A ledger repeats the same few hundred paths in every instance; parsing and deciding each
+    again was a third of derivation time. Paths and decisions are immutable.
+    """
+    if not _DECIDED_UNDER or _DECIDED_UNDER[0] is not profile:
+        _DECIDED.clear()
+        _DECIDED_UNDER[:] = [profile]
+    hit = _DECIDED.get(text)
+    if hit is None:
+        if len(_DECIDED) > 50000:
+            _DECIDED.clear()
+        path = TagPath.parse(text)
+        hit = _DECIDED[text] = (path, decide(path, profile))
+    return hit
 
 
 def _phi_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
@@ -212,10 +246,23 @@ def _check(e: LedgerEntry, action: str, expected: dict[str, Any], *, path: Any =
         id=f"{e.id}/{action}", instance=e.instance, file=e.file, patient_id=e.patient_id,
         study_uid=e.study_uid, series_uid=e.series_uid, modality=e.modality, scope=scope,
         action=action, path=e.path if path == "" else path,
-        tag_name=e.tag_name or (TagPath.parse(e.path).keyword() if e.path else ""),
+        tag_name=e.tag_name or (_keyword(e.path) if e.path else ""),
         expected=expected, category=category, hipaa_class=hipaa,
         ps315_action=cats.get("ps315_action"), ps315_option=cats.get("ps315_option"),
         iod_type=None, weight=1.0, ledger_ids=[e.id], sop_class_uid=e.sop_class_uid)
+
+
+_KEYWORDS: dict[str, str] = {}
+
+
+def _keyword(text: str) -> str:
+    """The keyword of a path's leaf (remembered: the same paths recur in every instance)."""
+    hit = _KEYWORDS.get(text)
+    if hit is None:
+        if len(_KEYWORDS) > 50000:
+            _KEYWORDS.clear()
+        hit = _KEYWORDS[text] = TagPath.parse(text).keyword()
+    return hit
 
 
 def _category(action: str, hipaa: str) -> str:

@@ -10,16 +10,18 @@ planter already recorded. Whatever a builder or planter wrote, the ledger sees i
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 from pydicom.uid import UID_dictionary
 
 from midib.generate.identity import seeded_random
 from midib.generate.planting.catalog import load
 from midib.generate.planting.identities import CLASS_BY_KIND, find_in_text, identity_fields, match_values
 from midib.generate.planting.instance import PlantedInstance, value_text
-from midib.tagpath import iter_elements
 
 #: keyword -> ledger kind where the snake_case of the keyword is not the documented name
 KIND_BY_KEYWORD = {
@@ -72,8 +74,7 @@ def plant(inst: PlantedInstance) -> None:
     """Write the catalog's identity attributes, each present in a seeded share of studies."""
     fields = identity_fields(inst.ctx.study, inst.ctx.device)
     for spec in load("attributes")["attributes"]:
-        rng = seeded_random(inst.ctx.seed, inst.ctx.study.study_uid, spec["keyword"])
-        if rng.random() >= spec.get("rate", 1.0):
+        if not _in_study(inst.ctx.seed, inst.ctx.study.study_uid, spec["keyword"], spec.get("rate", 1.0)):
             continue
         field = spec["field"]
         value = field[len("literal:"):] if field.startswith("literal:") else fields[field]
@@ -82,20 +83,59 @@ def plant(inst: PlantedInstance) -> None:
             inst.ds.add_new(tag, dictionary_VR(tag), value)
 
 
+_IN_STUDY: dict[tuple[int, str, str, float], bool] = {}
+
+
+def _in_study(seed: int, study_uid: str, keyword: str, rate: float) -> bool:
+    """Whether the study carries ``keyword`` (one seeded draw per study, remembered: seeding a
+    Random per attribute per instance was a visible share of planting)."""
+    key = (seed, study_uid, keyword, rate)
+    hit = _IN_STUDY.get(key)
+    if hit is None:
+        if len(_IN_STUDY) > 100000:
+            _IN_STUDY.clear()
+        hit = _IN_STUDY[key] = seeded_random(seed, study_uid, keyword).random() < rate
+    return hit
+
+
 def record(inst: PlantedInstance) -> None:
     """Record every identity-bearing or must-keep element of the final dataset (see module doc)."""
     values = match_values(inst.ctx.study, inst.ctx.device)
-    for path, elem in iter_elements(inst.ds):
-        key = str(path)
-        if key in inst.explicit_paths or elem.VR in SKIP_VRS or _is_structural(elem):
-            continue
-        text = value_text(elem)
-        if not text.strip():
-            continue
-        if path.is_private:
-            _record_private(inst, key, elem, text, values)
+    with inst.header_frozen():               # record() adds entries, it never edits the dataset
+        for key, private, depth, elem in walk(inst.ds):
+            if key in inst.explicit_paths or elem.VR in SKIP_VRS or _is_structural(elem):
+                continue
+            text = value_text(elem)
+            if not text.strip():
+                continue
+            if private:
+                _record_private(inst, key, elem, text, values)
+            else:
+                _record_standard(inst, key, elem, text, values, nested=depth > 1)
+
+
+def walk(ds: Dataset, prefix: str = "", private: bool = False,
+         depth: int = 1) -> Iterator[tuple[str, bool, int, DataElement]]:
+    """(path text, is private, depth, element) at every depth, as ``str``/``is_private``/``depth``
+    of :func:`midib.tagpath.iter_elements`' paths would give them.
+
+    The ledger walk visits every element of every instance; building and printing a TagPath
+    per element, and sorting tags through their Python-level comparisons, was most of its cost.
+    """
+    for tag in sorted(ds._dict, key=int):
+        elem = ds[tag]
+        if tag.is_private and tag.element >= 0x1000:       # as tagpath.step_for names it
+            creator_tag = Tag(tag.group, tag.element >> 8)
+            creator = ds[creator_tag].value if creator_tag in ds else ""
+            if isinstance(creator, bytes):
+                creator = creator.decode("latin-1", "replace")
+            key, here_private = f'{prefix}({tag.group:04x},"{creator}",{tag.element & 0xFF:02x})', True
         else:
-            _record_standard(inst, key, elem, text, values, nested=path.depth > 1)
+            key, here_private = f"{prefix}({tag.group:04x},{tag.element:04x})", private
+        yield key, here_private, depth, elem
+        if elem.VR == "SQ" and elem.value:
+            for i, item in enumerate(elem.value):
+                yield from walk(item, f"{key}[{i}]", here_private, depth + 1)
 
 
 def _is_structural(elem: DataElement) -> bool:

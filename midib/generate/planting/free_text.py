@@ -49,9 +49,11 @@ def fill(template: str, fields: dict[str, str], clinical: str, current: str
     return _SLOT.sub(sub, template).strip(), phi, keep
 
 
+_UID_BY_LEVEL = {"study": "StudyInstanceUID", "series": "SeriesInstanceUID", "instance": "SOPInstanceUID"}
+
+
 def _rng(inst: PlantedInstance, keyword: str, level: str) -> random.Random:
-    key = {"study": inst.ds.get("StudyInstanceUID", ""), "series": inst.ds.get("SeriesInstanceUID", ""),
-           "instance": inst.ds.get("SOPInstanceUID", "")}[level]
+    key = inst.ds.get(_UID_BY_LEVEL[level], "")   # only the level's UID (reading all three cost)
     return seeded_random(inst.ctx.seed, "free_text", keyword, str(key))
 
 

@@ -9,7 +9,6 @@ specific enough not to match ordinary clinical words), each with its kind and HI
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 
 from midib.generate.context import Device, Person, StudyContext, dicom_date, dicom_time
@@ -70,10 +69,20 @@ def identity_fields(study: StudyContext, device: Device) -> dict[str, str]:
 
 
 def match_values(study: StudyContext, device: Device) -> tuple[IdentityValue, ...]:
-    """Identity values to search for inside any text, longest first (so ``contains`` prefers them)."""
-    return _match_values(study, device)
+    """Identity values to search for inside any text, longest first (so ``contains`` prefers them).
+
+    The last answer is kept for the same (study, device) objects, so every instance of a series
+    shares one tuple and :func:`find_in_text` can reuse its matches.
+    """
+    last = _LAST_VALUES
+    if last and last[0] is study and last[1] is device:
+        return last[2]
+    values = _match_values(study, device)
+    _LAST_VALUES[:] = [study, device, values]
+    return values
 
 
+_LAST_VALUES: list = []
 
 
 def _match_values(study: StudyContext, device: Device) -> tuple[IdentityValue, ...]:
@@ -117,13 +126,39 @@ def find_in_text(text: str, values: tuple[IdentityValue, ...]) -> list[tuple[Ide
     """Identity values contained in ``text`` as whole words: (value, fragment as it appears).
 
     One alternation, longest value first, so overlapping values yield the longest fragment.
+    Results are remembered per text: the instances of a series repeat most of their values.
     """
-    pattern, by_text = _pattern(values)
-    return [(by_text[m.group(0).upper()], m.group(0)) for m in pattern.finditer(text)]
+    found = _matcher(values)
+    hit = found.memo.get(text)
+    if hit is None:
+        by_text = found.by_text
+        hit = [(by_text[m.group(0).upper()], m.group(0)) for m in found.pattern.finditer(text)]
+        if len(found.memo) > 5000:
+            found.memo.clear()
+        found.memo[text] = hit
+    return list(hit)
 
 
-@lru_cache(maxsize=256)
-def _pattern(values: tuple[IdentityValue, ...]) -> tuple[re.Pattern[str], dict[str, IdentityValue]]:
-    alternation = "|".join(re.escape(v.text) for v in values) or r"(?!x)x"
-    pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + alternation + r")(?![A-Za-z0-9])", re.I)
-    return pattern, {v.text.upper(): v for v in values}
+@dataclass
+class _Matcher:
+    values: tuple[IdentityValue, ...]
+    pattern: re.Pattern[str]
+    by_text: dict[str, IdentityValue]
+    memo: dict[str, list[tuple[IdentityValue, str]]]
+
+
+_MATCHERS: dict[int, _Matcher] = {}
+
+
+def _matcher(values: tuple[IdentityValue, ...]) -> _Matcher:
+    """The compiled alternation of ``values``, cached by identity (hashing the tuple of
+    dataclasses on every call cost more than the regex search)."""
+    found = _MATCHERS.get(id(values))
+    if found is None or found.values is not values:
+        if len(_MATCHERS) > 16:
+            _MATCHERS.clear()
+        alternation = "|".join(re.escape(v.text) for v in values) or r"(?!x)x"
+        pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + alternation + r")(?![A-Za-z0-9])", re.I)
+        found = _Matcher(values, pattern, {v.text.upper(): v for v in values}, {})
+        _MATCHERS[id(values)] = found
+    return found

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 
 from midib.generate.context import Device, StudyContext, dicom_date
 from midib.ledger import LedgerEntry
@@ -36,6 +38,7 @@ class PlantedInstance:
         self.entries: list[LedgerEntry] = []
         self.file = ""
         self.explicit_paths: set[str] = set()   # paths whose entries a planter already wrote
+        self._frozen: Optional[tuple[str, ...]] = None
 
     def add(self, role: str, channel: str, kind: str, phi_class: str, *, value: str,
             path: Optional[str] = None, elem: Optional[DataElement] = None,
@@ -43,13 +46,12 @@ class PlantedInstance:
             frame: Optional[int] = None, extra: Optional[dict[str, Any]] = None,
             explicit: bool = True) -> LedgerEntry:
         """Record one planted value; ``explicit`` marks its path as handled for the walker."""
-        ds = self.ds
+        instance, study_uid, series_uid, modality, sop_class_uid = self._frozen or _header(self.ds)
         entry = LedgerEntry(
             id="", role=role, channel=channel, kind=kind, phi_class=phi_class,  # type: ignore[arg-type]
-            instance=str(ds.get("SOPInstanceUID", "")), file=self.file,
-            patient_id=self.ctx.study.patient.patient_id, study_uid=str(ds.get("StudyInstanceUID", "")),
-            series_uid=str(ds.get("SeriesInstanceUID", "")), modality=str(ds.get("Modality", "")),
-            sop_class_uid=str(ds.get("SOPClassUID", "")), path=path,
+            instance=instance, file=self.file,
+            patient_id=self.ctx.study.patient.patient_id, study_uid=study_uid,
+            series_uid=series_uid, modality=modality, sop_class_uid=sop_class_uid, path=path,
             tag_name=_tag_name(elem), vr=elem.VR if elem is not None else None, value=value,
             context=context, box=box, frame=frame, extra=dict(extra or {}))
         self.entries.append(entry)
@@ -57,11 +59,43 @@ class PlantedInstance:
             self.explicit_paths.add(path)
         return entry
 
+    @contextmanager
+    def header_frozen(self) -> Iterator[None]:
+        """Read the entry header (UIDs, modality) once for a block that does not change it."""
+        self._frozen = _header(self.ds)
+        try:
+            yield
+        finally:
+            self._frozen = None
+
     def set_file(self, rel: str) -> None:
         """Fix the instance's path relative to BENCH/input in every entry recorded so far."""
         self.file = rel
         for e in self.entries:
             e.file = rel
+
+
+#: SOPInstanceUID, StudyInstanceUID, SeriesInstanceUID, Modality, SOPClassUID
+_HEADER_TAGS = tuple(Tag(t) for t in (0x00080018, 0x0020000D, 0x0020000E, 0x00080060, 0x00080016))
+
+
+def _header(ds: Dataset) -> tuple[str, ...]:
+    """The identifying header of an entry, read now (planters may still change it).
+
+    Equivalent to ``str(ds.get(keyword, ""))`` per attribute, through the element dict:
+    keyword lookups were most of the cost of recording an entry.
+    """
+    elements = ds._dict
+    out = []
+    for tag in _HEADER_TAGS:
+        elem = elements.get(tag)
+        if elem is None:
+            out.append("")
+        elif isinstance(elem, DataElement):
+            out.append(str(elem.value))
+        else:                                   # raw (read from a file): let pydicom convert
+            out.append(str(ds[tag].value))
+    return tuple(out)
 
 
 def _tag_name(elem: Optional[DataElement]) -> str:

@@ -44,6 +44,13 @@ CASES = [
     ("patid_consistent", {"value": "MRN1"},
      seen("LO", "Q2", maps=IdMaps(patid={"MRN1": {"Q1"}})),
      seen("LO", "Q1", maps=IdMaps(patid={"MRN1": {"Q1"}}))),
+    # the identity mapping is "consistent" but replaces nothing: a leak, not a pass
+    ("patid_consistent", {"value": "MRN1"},
+     seen("LO", "MRN1", maps=IdMaps(patid={"MRN1": {"MRN1"}})),
+     seen("LO", "Q1", maps=IdMaps(patid={"MRN1": {"Q1"}}))),
+    ("uid_consistent", {"value": "1.2.3"},
+     seen("UI", "1.2.3", maps=IdMaps(uid={"1.2.3": {"1.2.3"}})),
+     seen("UI", "2.25.7", maps=IdMaps(uid={"1.2.3": {"2.25.7"}}))),
     ("uid_reference", {"value": "1.2.3"},
      seen("UI", "1.2.3", maps=IdMaps(primary={"1.2.3": {"2.25.7"}})),
      seen("UI", "2.25.7", maps=IdMaps(primary={"1.2.3": {"2.25.7"}}))),

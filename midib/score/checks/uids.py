@@ -42,6 +42,9 @@ def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], w
                 shown: str) -> Verdict:
     if not values:
         return Verdict.fail(f"{what} removed")
+    if values[0] == original:
+        # mapping a value to itself is "consistent" but is no de-identification at all
+        return Verdict.fail(f"{what} not replaced: still the original", shown)
     news = mapped.get(original)
     if not news:
         return Verdict.fail(f"{what} {original} was not mapped to any new value", shown)

@@ -219,3 +219,11 @@ def test_mapping_csv_round_trip_and_errors(tmp_path):
         read_mapping(f)
     with pytest.raises(MidibError, match="cannot read"):
         read_mapping(tmp_path / "none.csv")
+
+
+def test_export_into_a_missing_folder_is_a_one_line_error(tmp_path) -> None:
+    from midib.errors import MidibError
+    from midib.keys.midi_b import write_midi_b_key
+
+    with pytest.raises(MidibError, match="does not exist"):
+        write_midi_b_key(tmp_path / "no" / "such" / "a.db", [])

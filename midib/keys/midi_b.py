@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from midib.answer_key import Check
+from midib.errors import MidibError
 from midib.keys.midi_b_formula import MIDI_B_ACTIONS, midi_b_score  # noqa: F401  (re-export)
 from midib.tagpath import TagPath
 
@@ -93,9 +94,14 @@ def _categories(check: Check) -> dict[str, Any]:
 def write_midi_b_key(db_path: Path, checks: Iterable[Check]) -> int:
     """Write checks as an official ``answer_data`` table (one row per instance); return rows."""
     db_path = Path(db_path)
+    if not db_path.parent.is_dir():
+        raise MidibError(f"cannot write {db_path}: folder {db_path.parent} does not exist")
     if db_path.exists():
         db_path.unlink()
-    con = sqlite3.connect(db_path)
+    try:
+        con = sqlite3.connect(db_path)
+    except sqlite3.Error as e:
+        raise MidibError(f"cannot write {db_path}: {e}") from e
     try:
         con.execute("CREATE TABLE answer_data (" + ", ".join(f"{c} TEXT" for c in COLUMNS) + ")")
         rows: dict[str, int] = {}

@@ -12,6 +12,11 @@ from typing import Any, Iterable, Iterator
 
 from midib.errors import FormatVersionError, MidibError
 
+try:  # ~3x faster parsing of big ledgers and keys; same records (orjson's error is a JSONDecodeError)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is a dependency; plain json still works
+    _loads = json.loads
+
 
 #: one record as one line (without newline), exactly as :func:`write_jsonl` writes it; one
 #: encoder reused, because building it per record cost as much as encoding small records
@@ -55,12 +60,12 @@ def read_header(path: Path, kind: str, max_version: int) -> dict[str, Any]:
 def read_jsonl(path: Path, kind: str, max_version: int) -> Iterator[dict[str, Any]]:
     """Yield the records of a midib JSON-lines file (after checking its header)."""
     read_header(path, kind, max_version)
-    with path.open(encoding="utf-8") as f:
+    with path.open("rb") as f:
         f.readline()
         for lineno, line in enumerate(f, start=2):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                yield _loads(line)
             except json.JSONDecodeError as e:
                 raise MidibError(f"{path}:{lineno}: corrupt record ({e.msg})") from e

@@ -102,3 +102,31 @@ def test_introduced_many_keeps_order(ct_source: Path, tmp_path: Path) -> None:
     engine = Dciodvfy()
     assert engine.introduced_many(pairs, workers=3) == engine.introduced_many(pairs, workers=1)
     assert [bool(x) for x in engine.introduced_many(pairs)] == [False, True, False]
+
+
+def test_one_conformance_check_per_matched_instance(tmp_path: Path, monkeypatch) -> None:
+    """Every tool is judged on the same number of conformance checks: one per matched instance,
+    failed when it introduced any error, whatever the number of errors (all named in the reason)."""
+    from midib.score import conformance
+    from midib.score.matching import MatchResult
+    from midib.score.observation import OutputRecord
+    from midib.score.rules import conformance_rows
+
+    class FakeTool:
+        def available(self):
+            return True, "fake"
+
+        def introduced_many(self, pairs, workers=2):
+            return [[] if Path(src).name == "a.dcm" else ["Error - one", "Error - two"] for src, _ in pairs]
+
+    monkeypatch.setattr(conformance, "Dciodvfy", FakeTool)
+    sources = {}
+    for name in ("a", "b"):
+        sources[name] = tmp_path / f"{name}.dcm"
+        sources[name].write_bytes(b"")
+    match = MatchResult(pairs={n: OutputRecord(file=f"out/{n}.dcm") for n in sources})
+    info, rows = conformance_rows(match, sources, tmp_path, {}, True, 1)
+    assert [(r["instance"] or r["check_id"], r["passed"]) for r in rows] == [("conformance/a", True),
+                                                                             ("conformance/b", False)]
+    assert "Error - one" in rows[1]["reason"] and "Error - two" in rows[1]["reason"]
+    assert info["introduced_errors"] == 2

@@ -102,3 +102,57 @@ def test_large_sequences_are_walked_not_skipped(tmp_path: Path) -> None:
     key = "(0008,1140)[*](0008,1155)"
     rec = observe(tmp_path / "big.dcm", "big.dcm", frozenset({key}), None)
     assert len(rec.at(key)) == 1500 and not rec.error
+
+
+def _strip_uids(src: Path, out: Path, *, blank: bool = False) -> None:
+    """Like deid's default recipe: every UID gone, SOP class and instance UID included."""
+    ds = pydicom.dcmread(src)
+    for kw in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        if kw in ds:
+            delattr(ds, kw)
+    if blank:  # like strip: no pixels left to compare, InstanceNumber emptied
+        ds.PixelData = np.zeros_like(ds.pixel_array).tobytes()
+        ds.InstanceNumber = None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(out, enforce_file_format=False)
+
+
+def test_outputs_without_any_uid_are_matched_by_pixels(tmp_path: Path) -> None:
+    sources = write_sources(tmp_path)
+    out = tmp_path / "out"
+    _strip_uids(sources["1.2.3.2"], out / "a.dcm")
+    _strip_uids(sources["1.2.3.1"], out / "b.dcm")
+    fp = PixelFingerprint(out, sources, {})
+    result = match_outputs(records(out), sources, {}, fp)
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "a.dcm", "1.2.3.1": "b.dcm"}
+    assert result.extra_outputs == [] and result.unmatched_inputs == []
+
+
+def test_emptied_instance_number_is_no_evidence_against_a_source(tmp_path: Path) -> None:
+    """A blanked image with InstanceNumber emptied still matches the only source of its size."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.SOPInstanceUID = "1.2.3.9"
+    (tmp_path / "src").mkdir()
+    ds.save_as(tmp_path / "src" / "one.dcm")
+    sources = {"1.2.3.9": tmp_path / "src" / "one.dcm"}
+    _strip_uids(sources["1.2.3.9"], tmp_path / "out" / "x.dcm", blank=True)
+    result = match_outputs(records(tmp_path / "out"), sources, {}, None)
+    assert result.pairs["1.2.3.9"].file == "x.dcm"
+
+
+def test_documents_without_pixels_tie_broken_by_their_wording(tmp_path: Path) -> None:
+    """Two reports of one template: the one sharing the output's words is its source."""
+    sources = {}
+    texts = ["no acute fracture seen alignment normal", "large pleural effusion on the left side"]
+    for i, text in enumerate(texts):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+        ds.SOPInstanceUID, ds.ImageComments = f"1.2.3.{i + 1}", text
+        for kw in ("Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient", "InstanceNumber"):
+            delattr(ds, kw)
+        sources[ds.SOPInstanceUID] = tmp_path / "src" / f"{i}.dcm"
+        sources[ds.SOPInstanceUID].parent.mkdir(exist_ok=True)
+        ds.save_as(sources[ds.SOPInstanceUID])
+    _strip_uids(sources["1.2.3.2"], tmp_path / "out" / "r.dcm")
+    fp = PixelFingerprint(tmp_path / "out", sources, {})
+    result = match_outputs(records(tmp_path / "out"), sources, {}, fp)
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "r.dcm"}

@@ -255,3 +255,22 @@ def test_profile_option_rederives_the_key_from_the_ledger(bench: Path, tmp_path:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["profile"] == "basic" and summary["overall"]["total"] > 0
     assert main(["score", str(bench), str(run), "--out", str(out), "--profile", "no-such-profile"]) == 2
+
+
+def test_key_units_give_the_rows_of_the_sequential_pass(bench: Path, tmp_path: Path, monkeypatch) -> None:
+    """Workers reading their own byte range of the key (one instance per unit here) give the
+    same rows as the instance-by-instance pass over the whole key."""
+    from midib.score import checkunits, keyfacts
+    run = make_run(bench, tmp_path / "units", deidentify)
+    monkeypatch.setattr(checkunits, "UNIT_INSTANCES", 1)
+    units, _ = score(bench, run, jobs=2)
+    real_gather = keyfacts.gather
+
+    def ungrouped(*args, **kw):
+        facts = real_gather(*args, **kw)
+        facts.grouped = False   # forces the sequential pass
+        return facts
+    monkeypatch.setattr(keyfacts, "gather", ungrouped)
+    sequential, _ = score(bench, run, jobs=1)
+    pd.testing.assert_frame_equal(units, sequential)
+    assert len(units) > 0

@@ -79,3 +79,27 @@ def test_covered_only_by_a_check_of_the_same_value() -> None:
     assert covered(name, ["DOE^JOHN"])
     assert not covered(birth, ["DOE^JOHN"])       # a birth date moved into PatientName
     assert covered(birth, ["Born 04-Mar-1970"])
+
+
+def test_device_names_are_searched_whole_not_by_word() -> None:
+    """Station names are not person names: 'VARIAN-TPS2' is no leak in the retained
+    Manufacturer 'Varian Medical Systems', nor 'SLICER-WS2' in the model name '3D Slicer'."""
+    sweeper = build_sweeper([entry("station_name", "VARIAN-TPS2", "SH", phi_class="device"),
+                             entry("station_name", "SLICER-WS2", "SH", phi_class="device")], [])
+
+    def hits(text: str, vr: str = "LO") -> set[str]:
+        return {sweeper.needles[n].whole for n, _ in sweeper(text, vr, "(0008,0070)")}
+
+    assert hits("Varian Medical Systems") == set()
+    assert hits("3D Slicer") == set()
+    assert hits("varian tps2") == {"VARIAN-TPS2"}            # the whole value, any case/punctuation
+    assert hits("exported from Slicer-WS2 today", "LT") == {"SLICER-WS2"}
+
+
+def test_institution_name_parts_are_no_leak_but_person_name_parts_are() -> None:
+    sweeper = build_sweeper([entry("institution_name", "Varian General Hospital"),
+                             entry("physician_name", "VARIAN^ANNA", "PN", phi_class="names")], [])
+    found_in = {sweeper.needles[n].whole for n, _ in sweeper("General Hospital", "LO", "(0008,0080)")}
+    assert found_in == set()
+    found_in = {sweeper.needles[n].whole for n, _ in sweeper("Dr Varian reviewed", "LT", "(0020,4000)")}
+    assert found_in == {"VARIAN^ANNA"}

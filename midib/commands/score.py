@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from midib.errors import MidibError
@@ -17,7 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", type=Path, help="MIDI-B UID mapping CSV (id_old,id_new)")
     parser.add_argument("--patid-mapping", type=Path, help="MIDI-B PatientID mapping CSV")
     parser.add_argument("--profile", help="re-derive the key from the ledger under this profile")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: the number of CPUs; results do not depend on it)")
     parser.add_argument("--no-ocr", action="store_true",
                         help="no OCR: burned-in text boxes pass only when uniform")
     parser.add_argument("--no-conformance", action="store_true",

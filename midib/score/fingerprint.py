@@ -64,8 +64,8 @@ class PixelFingerprint:
         out_px = _first_frame(self.out_root / out_file)
         if out_px is not None and float(out_px.max() - out_px.min()) == 0:
             return None  # a blank image matches nothing
-        if out_px is None:
-            return None
+        if out_px is None:  # no pixels (SR, RTSTRUCT...): the non-PHI words settle the tie
+            return self._by_text(out_file, candidates)
         best, best_d = None, MAX_DISTANCE
         for inst in sorted(candidates):
             src = self._source_thumb(inst)
@@ -77,3 +77,43 @@ class PixelFingerprint:
             if d < best_d:
                 best, best_d = inst, d
         return best
+
+    def _by_text(self, out_file: str, candidates: list[str]) -> Optional[str]:
+        """The candidate sharing clearly the most words with the output (Jaccard), or None.
+
+        Ties between documents of one template (two radiology reports of the same size) are
+        settled by their wording: a de-identifier removes a few PHI words, not the findings.
+        """
+        out = text_words(self.out_root / out_file)
+        if not out:
+            return None
+        scored = sorted(((_jaccard(out, text_words(self.sources[i])), i) for i in sorted(candidates)),
+                        key=lambda t: -t[0])
+        if scored and scored[0][0] >= MIN_TEXT_OVERLAP and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+            return scored[0][1]
+        return None
+
+
+#: share of words an output must have in common with its source for a text-only match
+MIN_TEXT_OVERLAP = 0.5
+_NOT_WORDS = frozenset({"UI", "DA", "DT", "TM", "PN", "AS"})
+
+
+def text_words(path: Path) -> set[str]:
+    """The words of every text value of a file (any depth), UIDs, dates and names left out."""
+    from midib.score.values import words
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        found: set[str] = set()
+        for elem in ds.iterall():
+            if elem.VR in _NOT_WORDS or elem.VR == "SQ" or not isinstance(elem.value, (str, list)):
+                continue
+            values = elem.value if isinstance(elem.value, list) else [elem.value]
+            found.update(w for v in values if isinstance(v, str) for w in words(v))
+        return found
+    except Exception:
+        return set()
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0

@@ -12,7 +12,8 @@ from typing import Optional
 from midib.answer_key import Check, read_key, read_key_header
 from midib.benchmark import Benchmark
 from midib.errors import MidibError
-from midib.ledger import read_ledger
+from midib.jsonl import read_jsonl
+from midib.ledger import LEDGER_FORMAT, LEDGER_VERSION, LedgerEntry, read_ledger
 
 
 @dataclass
@@ -97,6 +98,16 @@ def read_mapping(path: Path) -> dict[str, str]:
         return {row["id_old"].strip(): row["id_new"].strip() for row in reader if row["id_old"]}
 
 
+_LEDGER_FIELDS = frozenset(LedgerEntry.__dataclass_fields__)
+
+
+def fast_ledger(path: Path):
+    """:func:`midib.ledger.read_ledger` without its per-record field filtering when a record
+    holds only known fields (the usual case: a `small` ledger has 250,000 entries)."""
+    for rec in read_jsonl(path, LEDGER_FORMAT, LEDGER_VERSION):
+        yield LedgerEntry(**rec) if rec.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(rec)
+
+
 @dataclass
 class LedgerFacts:
     """What scoring needs from the ledger, gathered in one streaming pass (entries not kept)."""
@@ -108,25 +119,37 @@ class LedgerFacts:
 
 
 def ledger_facts(bench: Benchmark, sweeper) -> LedgerFacts:
-    """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates."""
-    from midib.score.uids import PATIENT_ID, concrete_key, is_uid_entry
+    """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates.
+
+    Records stay dicts: a `small` ledger has 250,000 entries but only a few thousand distinct
+    sweepable values, so a :class:`LedgerEntry` is built only for a value the sweeper has not
+    seen (building all of them cost more than reading the file).
+    """
+    from midib.score.uids import PATIENT_ID, concrete_key
     from midib.score.values import dicom_date
     facts = LedgerFacts()
     if not bench.ledger_path.is_file():
         return facts
-    for e in read_ledger(bench.ledger_path):
-        sweeper.add_entry(e)
-        if not e.path or not e.value or e.role != "phi":
+    seen: set[tuple] = set()
+    for d in read_jsonl(bench.ledger_path, LEDGER_FORMAT, LEDGER_VERSION):
+        get = d.get
+        role, path, value, vr = get("role"), get("path"), get("value") or "", get("vr")
+        sweep_key = (role, get("channel"), value, get("kind"), vr, get("phi_class"),
+                     get("patient_id"), get("id") in sweeper.kept_ids)
+        if sweep_key not in seen:
+            seen.add(sweep_key)
+            sweeper.add_entry(LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d))
+        if not path or not value or role != "phi":
             continue
-        key = concrete_key(e.path)
-        if is_uid_entry(e):
-            facts.uids.setdefault(e.instance, []).append((key, e.value.strip()))
+        key = concrete_key(path)
+        if vr == "UI" or get("channel") == "uid" or str(get("kind", "")).endswith("_uid"):
+            facts.uids.setdefault(d["instance"], []).append((key, value.strip()))
         elif key == PATIENT_ID:
-            facts.patids.setdefault(e.instance, []).append((key, e.value.strip()))
-        elif e.vr in ("DA", "DT") and dicom_date(e.value):
-            facts.dates.setdefault(e.instance, []).append((key, e.value, e.patient_id))
+            facts.patids.setdefault(d["instance"], []).append((key, value.strip()))
+        elif vr in ("DA", "DT") and dicom_date(value):
+            facts.dates.setdefault(d["instance"], []).append((key, value, d["patient_id"]))
         else:
             continue
-        facts.paths.add(e.path)
+        facts.paths.add(path)
     sweeper.freeze()
     return facts

@@ -60,9 +60,20 @@ def _num(text: str) -> str:
         return text.strip()
 
 
-def features(record: OutputRecord, strict: bool) -> tuple:
-    """A hashable summary of what identifies an instance without PHI."""
-    keys = (SOP_CLASS,) + LOOSE + STRUCTURE + (STRICT if strict else ())
+#: keys a tool may empty or remove (SOP class with every UID, InstanceNumber, geometry): an
+#: output is compared with sources only on those it still has
+OPTIONAL = (SOP_CLASS,) + STRICT
+
+
+def _present(record: OutputRecord) -> tuple[bool, ...]:
+    """Which OPTIONAL keys ``record`` still holds with a non-empty value."""
+    return tuple(any(v.strip() for v in _values(record, k)) for k in OPTIONAL)
+
+
+def features(record: OutputRecord, mask: tuple[bool, ...]) -> tuple:
+    """A hashable summary of what identifies an instance without PHI, on the OPTIONAL keys
+    of ``mask`` (plus matrix size, frames and document structure, always)."""
+    keys = LOOSE + STRUCTURE + tuple(k for k, keep in zip(OPTIONAL, mask) if keep)
     return tuple(tuple(_num(v) for v in _values(record, k)) for k in keys)
 
 
@@ -75,11 +86,11 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
     result = MatchResult()
     pending: list[OutputRecord] = []
     for rec in records:
-        if rec.error or not rec.first(SOP_UID):
+        if rec.error:
             result.extra_outputs.append(rec.file)
             continue
-        sop = rec.first(SOP_UID) or ""
-        old = new_to_old.get(sop) or (sop if sop in sources else None)
+        sop = rec.first(SOP_UID) or ""  # no SOPInstanceUID left: matched on content below
+        old = (new_to_old.get(sop) or (sop if sop in sources else None)) if sop else None
         if old is not None and old in sources:
             _claim(result, old, rec, "mapping" if sop in new_to_old else "uid")
         else:
@@ -105,16 +116,20 @@ def _match_by_content(result: MatchResult, pending: list[OutputRecord], sources:
     free = {i: p for i, p in sources.items() if i not in result.pairs and p.is_file()}
     wanted = frozenset(FEATURE_PATHS)
     src_records = {i: observe(p, p.name, wanted, None) for i, p in sorted(free.items())}
-    by_strict: dict[tuple, list[str]] = defaultdict(list)
-    by_loose: dict[tuple, list[str]] = defaultdict(list)
-    for inst, rec in src_records.items():
-        by_strict[features(rec, True)].append(inst)
-        by_loose[features(rec, False)].append(inst)
+    index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
+
+    def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
+        if mask not in index:  # sources indexed once per combination of keys outputs still have
+            index[mask] = defaultdict(list)
+            for inst, src in src_records.items():
+                index[mask][features(src, mask)].append(inst)
+        return index[mask].get(features(rec, mask), [])
+
     for rec in pending:
-        candidates = by_strict.get(features(rec, True), [])
-        method = "content"
-        if not candidates:
-            candidates, method = by_loose.get(features(rec, False), []), "content+pixels"
+        mask = _present(rec)
+        candidates, method = lookup(rec, mask), "content"
+        if not candidates:  # InstanceNumber or geometry changed: size and class, then pixels
+            candidates, method = lookup(rec, mask[:1] + (False,) * len(STRICT)), "content+pixels"
         free = [c for c in candidates if c not in result.pairs]
         if len(free) == 1:  # the only source of its kind left: no pixels needed
             _claim(result, free[0], rec, method.split("+")[0])

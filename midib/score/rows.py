@@ -13,6 +13,9 @@ from midib.answer_key import Check
 from midib.score.verdict import Verdict
 from midib.tagpath import TagPath
 
+#: one encoder reused (json.dumps builds one per call): same text as dumps(sort_keys=True, ensure_ascii=False)
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
 COLUMNS = ("check_id", "source", "instance", "output_file", "patient_id", "study_uid",
            "series_uid", "modality", "scope", "action", "path", "attribute", "tag_name",
            "category", "hipaa_class", "ps315_action", "ps315_option", "iod_type", "weight",
@@ -43,7 +46,7 @@ def key_row(check: Check, verdict: Verdict, output_file: Optional[str],
         "ps315_action": check.ps315_action or "", "ps315_option": check.ps315_option or "",
         "iod_type": check.iod_type or "", "weight": float(check.weight),
         "passed": bool(verdict.passed), "score": float(verdict.score),
-        "expected": json.dumps(check.expected, sort_keys=True, ensure_ascii=False),
+        "expected": _encode(check.expected),
         "observed": verdict.observed, "reason": verdict.reason,
     }
 

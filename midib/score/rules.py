@@ -110,8 +110,9 @@ def deid_row(inst: str, rec: OutputRecord, like: Check, failed_actions: set[str]
 
 def conformance_rows(match: MatchResult, sources: dict[str, Path], out_root: Path,
                      first_check: dict[str, Check], enabled: bool, jobs: int) -> tuple[dict[str, Any], list]:
-    """dciodvfy on each matched pair: one passing row per clean instance, one failing row per
-    error the tool introduced; not run (no rows, with the reason) when dciodvfy is missing."""
+    """dciodvfy on each matched pair: ONE row per matched instance, failed when the tool
+    introduced any error (all listed in the reason), so every tool is judged on the same
+    number of conformance checks; not run (no rows, with the reason) when dciodvfy is missing."""
     if not enabled:
         return {"available": False, "reason": "disabled (--no-conformance)", "introduced_errors": 0}, []
     try:
@@ -127,13 +128,9 @@ def conformance_rows(match: MatchResult, sources: dict[str, Path], out_root: Pat
                                  workers=max(jobs, 2))
     rows, total = [], 0
     for inst, errors in zip(insts, found):
-        like, out_file = first_check.get(inst), match.pairs[inst].file
-        if not errors:
-            rows.append(rule_row("conformance", f"conformance/{inst}", "conformance_kept",
-                                 Verdict.ok(), like=like, output_file=out_file))
-        for n, err in enumerate(errors):
-            rows.append(rule_row("conformance", f"conformance/{inst}/{n}", "conformance_kept",
-                                 Verdict.fail(f"dciodvfy error introduced: {err}"), like=like,
-                                 output_file=out_file))
+        verdict = (Verdict.fail(f"{len(errors)} dciodvfy error(s) introduced: " + "; ".join(errors))
+                   if errors else Verdict.ok())
+        rows.append(rule_row("conformance", f"conformance/{inst}", "conformance_kept", verdict,
+                             like=first_check.get(inst), output_file=match.pairs[inst].file))
         total += len(errors)
     return {"available": True, "reason": reason, "introduced_errors": total}, rows

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
-from midib.score import keyfacts, pixelstage, workunits
+from midib.score import checkunits, keyfacts, pixelstage, workunits
 from midib.score.checks import IdMaps, Observed, evaluate
 from midib.score.fingerprint import PixelFingerprint
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
@@ -108,9 +108,10 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
               sink: Optional[RowSink] = None) -> ScoreResult:
     """Score ``run`` against ``bench``; every check of the key gives exactly one row in ``sink``."""
     clock, sink = _Clock(), sink if sink is not None else RowSink()
-    (stream, raw), profile = key_stream(bench, opts.profile)
+    spans: dict[str, tuple[int, int]] = {}
+    (stream, raw), profile = key_stream(bench, opts.profile, spans)
     sweeper = Sweeper()
-    facts = keyfacts.gather(raw(), sweeper.keep)
+    facts = keyfacts.gather(raw(), sweeper.keep, spans)
     ledger = ledger_facts(bench, sweeper)
     facts.wanted.update(generic_key(p) for p in ledger.paths)
     files = output_files(run.output_root, opts.exclude)
@@ -128,11 +129,18 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         clock.lap("pixels")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
-    for group in keyfacts.by_instance(stream(), facts.grouped):
-        group = reconcile_cleaned(group)
-        key_rows = [key_row(c, _verdict(c, match, maps, precomputed), _out_file(c, match)) for c in group]
-        sink.extend(key_rows)
-        sink.extend(ctx.rows_for(group, key_rows))
+    if facts.grouped and not opts.profile:  # units of the key file, evaluated in parallel
+        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path,
+                                          (match, maps, precomputed, ctx), opts.executor):
+            sink.extend_frame(frame)
+        ctx.swept.update(rec.file for inst, rec in match.pairs.items() if inst in facts.first)
+    else:
+        for group in keyfacts.by_instance(stream(), facts.grouped):
+            group = reconcile_cleaned(group)
+            key_rows = [key_row(c, _verdict(c, match, maps, precomputed), _out_file(c, match))
+                        for c in group]
+            sink.extend(key_rows)
+            sink.extend(ctx.rows_for(group, key_rows))
     clock.lap("checks")
     sink.extend(ctx.final_rows(records, facts.first_of_patient))
     clock.lap("rules")
@@ -143,15 +151,15 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
-def key_stream(bench: Benchmark, profile: Optional[str]) -> tuple[tuple[Callable[[], Iterator[Check]],
-                                                                        Callable[[], Iterator[dict]]], str]:
+def key_stream(bench: Benchmark, profile: Optional[str], spans: Optional[dict] = None
+               ) -> tuple[tuple[Callable[[], Iterator[Check]], Callable[[], Iterator[dict]]], str]:
     """Re-iterable streams of the key (checks, raw records): from the file, or re-derived
     under ``profile``."""
     if profile:
         checks, name = load_checks(bench, profile)
         return keyfacts.list_source(checks), name
     _, name = load_checks_header(bench)
-    return keyfacts.key_source(bench.checks_path), name
+    return keyfacts.key_source(bench.checks_path, spans), name
 
 
 def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run: RunFolder,

@@ -72,6 +72,13 @@ class RowSink:
         for row in rows:
             self.add(row)
 
+    def extend_frame(self, df: pd.DataFrame) -> None:
+        """A batch already made into a frame (a work unit's rows), after the rows pending."""
+        self._flush()
+        if not df.empty:
+            self.tally.add_frame(df)
+            self._write(df)
+
     def _flush(self) -> None:
         if self._batch:
             df = frame_of(self._batch)

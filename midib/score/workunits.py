@@ -15,7 +15,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from midib.score.observation import OutputRecord, observe
+from midib.score.observation import Interner, OutputRecord, observe
 
 UNIT_SIZE = 64
 PIXEL_UNIT = 8
@@ -28,9 +28,14 @@ def init_worker(root: str, wanted: frozenset[str], scan: Any) -> None:
 
 
 def observe_unit(files: list[str]) -> list[OutputRecord]:
-    """One unit of files observed (see :func:`midib.score.observation.observe`)."""
+    """One unit of files observed (see :func:`midib.score.observation.observe`).
+
+    The unit's records share their repeated strings (paths, values): pickle keeps that sharing
+    within one result, so the parent holds one copy per unit instead of one per file.
+    """
     root, wanted, scan = _CONTEXT["root"], _CONTEXT["wanted"], _CONTEXT["scan"]
-    return [observe(root / f, f, wanted, scan) for f in files]
+    shared = Interner()
+    return [shared.record(observe(root / f, f, wanted, scan)) for f in files]
 
 
 def pixel_unit(items: list[tuple[list, Optional[str], str]]) -> list[tuple[dict, list]]:

@@ -149,3 +149,17 @@ def test_leaderboard_cells_match_each_summary(tmp_path, scored):
         summary = json.loads((run / "score" / "summary.json").read_text())
         assert f"{summary['overall']['percent']:.2f}" in text
         assert f"{summary['weighted']['percent']:.2f}" in text
+
+
+def test_rejected_and_unreadable_outputs_are_listed_escaped(tmp_path, scored):
+    """File names in a submission are hostile input too: listed with their reason, as text."""
+    summary_path = scored["good"] / "score" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["matching"]["rejected_outputs"] = [{"file": EVIL + ".dcm", "reason": "symbolic link to outside the submission"}]
+    summary["matching"]["unreadable_outputs"] = [{"file": "junk.dcm", "reason": "not a DICOM dataset"}]
+    summary_path.write_text(json.dumps(summary))
+    html, page = render(tmp_path, scored["good"])
+    text = " ".join(page.text)
+    assert "rejected outputs" in text and "junk.dcm: not a DICOM dataset" in text
+    assert EVIL + ".dcm: symbolic link to outside the submission" in text
+    assert not any("alert('phi')" in s for s in page.scripts)

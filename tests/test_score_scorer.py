@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -274,3 +275,36 @@ def test_key_units_give_the_rows_of_the_sequential_pass(bench: Path, tmp_path: P
     sequential, _ = score(bench, run, jobs=1)
     pd.testing.assert_frame_equal(units, sequential)
     assert len(units) > 0
+
+
+def test_hostile_submission_links_devices_and_junk_are_reported_not_scored(bench: Path, tmp_path: Path) -> None:
+    """A symlink to another run's perfect output must not score; junk is listed with a reason."""
+    perfect = make_run(bench, tmp_path / "someone_elses_good_run", deidentify)
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    for i, f in enumerate(sorted(perfect.rglob("*.dcm"))):
+        (sub / f"stolen{i}.dcm").symlink_to(f)
+    (sub / "folder_link").symlink_to(perfect, target_is_directory=True)
+    (sub / "junk.dcm").write_bytes(b"not dicom at all")
+    (sub / "empty.dcm").write_bytes(b"")
+    os.mkfifo(sub / "pipe.dcm")
+    rows, result = score(bench, sub)
+    assert not result.match.pairs, "linked files were scored as the submission's own"
+    key = rows[rows.source == "key"]
+    assert not key.passed.any() and (key.reason == "no output matched").any()
+    rejected = {r["file"]: r["reason"] for r in result.match.rejected_outputs}
+    assert set(rejected) == {"stolen0.dcm", "stolen1.dcm", "folder_link", "pipe.dcm"}
+    assert "outside the submission" in rejected["stolen0.dcm"]
+    unreadable = {r["file"] for r in result.match.unreadable_outputs}
+    assert unreadable == {"junk.dcm", "empty.dcm"}
+
+
+def test_links_inside_the_submission_are_followed(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "good", deidentify)
+    files = sorted(run.rglob("*.dcm"))
+    target = run / "elsewhere" / files[0].name
+    target.parent.mkdir()
+    files[0].rename(target)
+    files[0].symlink_to(target)
+    _, result = score(bench, run)
+    assert not result.match.rejected_outputs

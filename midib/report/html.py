@@ -125,11 +125,16 @@ def run_context(run: ScoredRun, bench_override: Optional[Path], share: float = 1
                         "count": len(introduced) if isinstance(introduced, list) else introduced},
         "conformance_checks": [r for r in failed_rows if r["source"] == "conformance"],
         "matching": {k: [as_text(f) for f in list(matching.get(k) or [])[:MAX_FILES_LISTED]] for k in
-                     ("unmatched_inputs", "extra_outputs", "duplicate_outputs")},
+                     MATCHING_LISTS},
         "matching_counts": {k: len(matching.get(k) or []) for k in
-                            ("unmatched_inputs", "extra_outputs", "duplicate_outputs")},
+                            MATCHING_LISTS},
         "matching_method": matching.get("method"), "matched": matching.get("matched"),
     }
+
+
+#: summary.json "matching" lists shown on a run's page (older summaries may lack the last two)
+MATCHING_LISTS = ("unmatched_inputs", "extra_outputs", "duplicate_outputs", "unreadable_outputs",
+                  "rejected_outputs")
 
 
 def render_report(runs: list[ScoredRun], bench: Optional[Path] = None, title: str = "") -> str:

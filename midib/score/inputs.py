@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -44,16 +46,50 @@ def open_run(path: Path) -> RunFolder:
     return RunFolder(path, path)
 
 
-def output_files(root: Path, exclude: Optional[Path] = None) -> list[str]:
-    """Every file under ``root`` as sorted relative POSIX paths (``exclude``: our own output)."""
-    out = []
-    for p in root.rglob("*"):
-        if not p.is_file():
+def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str], list[dict[str, str]]]:
+    """Every regular file under ``root`` as sorted relative POSIX paths, and the rejected ones.
+
+    A submission is untrusted: links are never followed out of it (a symlink to another run's
+    output must not score as this run's), directory links are not descended, and devices, FIFOs
+    and sockets are never opened. Rejected entries are reported, not silently dropped.
+    ``exclude`` is our own score folder when it sits inside the submission.
+    """
+    top = root.resolve()
+    skip = exclude.resolve() if exclude is not None else None
+    files: list[str] = []
+    rejected: list[dict[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        if skip is not None and (here.resolve() == skip or skip in here.resolve().parents):
+            dirnames[:] = []
             continue
-        if exclude is not None and exclude.resolve() in p.resolve().parents:
-            continue
-        out.append(p.relative_to(root).as_posix())
-    return sorted(out)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():
+                rejected.append({"file": (here / name).relative_to(root).as_posix(),
+                                 "reason": "symbolic link to a folder (not followed)"})
+        for name in filenames:
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if reason := _rejection(path, top):
+                rejected.append({"file": rel, "reason": reason})
+            else:
+                files.append(rel)
+    return sorted(files), sorted(rejected, key=lambda r: r["file"])
+
+
+def _rejection(path: Path, top: Path) -> str:
+    """Why ``path`` must not be read as an output file ('' if it may)."""
+    if path.is_symlink():
+        target = path.resolve()
+        if top != target and top not in target.parents:
+            return "symbolic link to outside the submission (not followed)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        return f"cannot stat: {e.strerror}"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return ""
 
 
 def load_checks(bench: Benchmark, profile: Optional[str]) -> tuple[list[Check], str]:

@@ -43,6 +43,8 @@ class MatchResult:
     unmatched_inputs: list[str] = field(default_factory=list)
     extra_outputs: list[str] = field(default_factory=list)
     duplicate_outputs: list[dict[str, str]] = field(default_factory=list)
+    unreadable_outputs: list[dict[str, str]] = field(default_factory=list)  # not DICOM, corrupt
+    rejected_outputs: list[dict[str, str]] = field(default_factory=list)    # links out, devices
 
     def methods_used(self) -> str:
         used = sorted(set(self.method.values()))
@@ -88,6 +90,7 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
     for rec in records:
         if rec.error:
             result.extra_outputs.append(rec.file)
+            result.unreadable_outputs.append({"file": rec.file, "reason": str(rec.error)})
             continue
         sop = rec.first(SOP_UID) or ""  # no SOPInstanceUID left: matched on content below
         old = (new_to_old.get(sop) or (sop if sop in sources else None)) if sop else None

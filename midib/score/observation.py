@@ -88,11 +88,25 @@ def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner
         except Exception as e:  # an unreadable output is recorded, never a crash
             record.error = f"unreadable DICOM: {type(e).__name__}: {e}"
             return record
+        if not _looks_like_dicom(ds):
+            record.error = "not a DICOM dataset (no identifying or pixel elements)"
+            return record
         try:
             _walk(ds, "", "", wanted, scan, record)
         except Exception as e:
             record.error = f"cannot walk {rel}: {type(e).__name__}: {e}"
     return record
+
+
+def _looks_like_dicom(ds: Dataset) -> bool:
+    """``force=True`` parses any bytes; a real dataset has group 0008 elements or pixel data.
+
+    (deid's default recipe strips SOPClassUID, so its absence alone proves nothing.)
+    """
+    try:
+        return any(tag.group == 0x0008 or tag == 0x7FE00010 for tag in ds.keys())
+    except Exception:
+        return False
 
 
 def _creator(ds: Dataset, tag: int, cache: dict[int, str]) -> str:

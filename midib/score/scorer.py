@@ -114,7 +114,7 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     facts = keyfacts.gather(raw(), sweeper.keep, spans)
     ledger = ledger_facts(bench, sweeper)
     facts.wanted.update(generic_key(p) for p in ledger.paths)
-    files = output_files(run.output_root, opts.exclude)
+    files, rejected = output_files(run.output_root, opts.exclude)
     sources = facts.sources(bench.input_dir)
     clock.lap("load")
 
@@ -123,6 +123,7 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         records = [r for unit in ex.map(workunits.observe_unit, workunits.file_units(files)) for r in unit]
         clock.lap("observe")
         match, maps = _match(records, sources, facts, ledger, run, opts)
+        match.rejected_outputs = rejected
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = _pixel_verdicts(ex, facts.pixel_checks, match, sources, run.output_root, opts, ocr)

@@ -93,3 +93,16 @@ def test_table_key_forms():
 def test_retaining_option_beats_cleaning_one():
     both = Profile("both", options=("rtnLongModifDatesOpt", "rtnLongFullDatesOpt"))
     assert action_for("(0008,0020)", both) == ("K", "rtnLongFullDatesOpt")
+
+
+def test_dates_and_times_missing_option_columns_follow_the_temporal_options() -> None:
+    """Rows newer than the 2020 option columns (Instance Creation Time, Radiopharmaceutical
+    Start DateTime...) are shifted under Retain Longitudinal Modified Dates, like Study Date;
+    the patient's birth date is not retained by a temporal option."""
+    from midib.keys.ps315 import action_for
+
+    midi_b, basic = load_profile("midi-b"), load_profile("basic")
+    for tag in ("(0008,0013)", "(0018,1078)", "(0008,0020)"):
+        assert action_for(tag, midi_b) == ("C", "rtnLongModifDatesOpt"), tag
+        assert action_for(tag, basic)[0] != "C", tag
+    assert action_for("(0010,0030)", midi_b) == ("Z", None)

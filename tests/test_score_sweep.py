@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
 from midib.score.sweep import build_sweeper, covered, relevant_hits, scan_file_name
@@ -103,3 +105,16 @@ def test_institution_name_parts_are_no_leak_but_person_name_parts_are() -> None:
     assert found_in == set()
     found_in = {sweeper.needles[n].whole for n, _ in sweeper("Dr Varian reviewed", "LT", "(0020,4000)")}
     assert found_in == {"VARIAN^ANNA"}
+
+
+@pytest.mark.parametrize("text, leak", [
+    ("BROWN^VIOLET^LATISHA", False),   # a random replacement sharing a common surname
+    ("BROWN^DEBRA", True),             # two parts
+    ("Brown, D.", True),               # family name + initial
+    ("DEBRA F BROWN", True),
+    ("ANONYMOUS", False),
+])
+def test_a_name_needs_two_parts_or_a_part_and_an_initial(text: str, leak: bool) -> None:
+    sweeper = build_sweeper([entry("operator_name", "BROWN^DEBRA^F", "PN", phi_class="names")], [])
+    hits = [(nid, "(0008,1050)", text) for nid, _ in sweeper(text, "PN", "(0008,1050)")]
+    assert bool(relevant_hits(hits, sweeper, "P1")) is leak

@@ -77,7 +77,32 @@ def row_for(tag: TagLike) -> Optional[dict[str, Any]]:
     key = table_key(tag)
     if key == "private":
         return {"name": "Private attributes", **table()["private"]}
-    return table()["attributes"].get(key)
+    row = table()["attributes"].get(key)
+    if row is not None and _is_temporal(key) and not _TEMPORAL_OPTIONS.keys() & row.get("options", {}).keys():
+        # Rows added to Table E.1-1 after the 2020 edition (whose option columns we carry) lack
+        # them; the standard applies the Retain Longitudinal Temporal Information options to
+        # every date and time (PS3.15 E.3.6), so a DA/DT/TM row without columns gets them.
+        row = {**row, "options": {**row.get("options", {}), **_TEMPORAL_OPTIONS}}
+    return row
+
+
+_TEMPORAL_OPTIONS = {"rtnLongFullDatesOpt": "K", "rtnLongModifDatesOpt": "C"}
+
+
+#: dates of the person rather than of the care: no temporal option retains them
+_PERSONAL_DATES = {"(0010,0030)", "(0010,0032)"}
+
+
+def _is_temporal(key: str) -> bool:
+    """True when the table row names a date, date-time or time of the course of care."""
+    if "x" in key or key in _PERSONAL_DATES:
+        return False
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return dictionary_VR(int(key[1:5] + key[6:10], 16)) in ("DA", "DT", "TM")
+    except KeyError:
+        return False
 
 
 def listed_action(tag: TagLike, profile: Profile) -> Optional[tuple[str, Optional[str]]]:

@@ -201,15 +201,35 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
                   patient: str | None) -> list[tuple[str, str, str]]:
     """Hits that count against an output matched to ``patient`` (None: unmatched), de-duplicated."""
     seen: set[tuple[str, str]] = set()
-    out = []
+    found_parts: dict[tuple[str, str], set[str]] = {}
+    kept = []
     for nid, where, text in hits:
         needle = sweeper.needles.get(nid)
         if needle is None or (patient is not None and patient not in needle.patients):
             continue
-        if (needle.whole, where) not in seen:  # one row per value and place (not per name part)
-            seen.add((needle.whole, where))
-            out.append((nid, where, text))
+        found_parts.setdefault((needle.whole, where), set()).add(needle.text.lower())
+        kept.append((nid, where, text, needle))
+    out = []
+    for nid, where, text, needle in kept:
+        key = (needle.whole, where)
+        if key in seen or (nid in sweeper.name_parts and not _identifies(needle, found_parts[key], text)):
+            continue
+        seen.add(key)  # one row per value and place (not per name part)
+        out.append((nid, where, text))
     return out
+
+
+def _identifies(needle: Needle, found: set[str], text: str) -> bool:
+    """A name is identified by two of its parts, or one part plus another part's initial
+    (``DOE, J``); a lone family name is not enough where the name has more parts: a tool's
+    random replacement ``BROWN^VIOLET`` for ``BROWN^DEBRA^F`` shares a common surname by chance.
+    (Only called for name parts: other values are searched whole.)"""
+    parts = name_components(needle.whole, 1)
+    long_parts = {p for p in parts if len(p) >= 3}
+    if len(found) >= 2 or len(long_parts) <= 1:
+        return True
+    tokens = set(words(text))
+    return any(p[0] in tokens for p in parts if p not in found)
 
 
 def scan_file_name(sweeper: Sweeper, rel: str) -> list[tuple[str, str, str]]:

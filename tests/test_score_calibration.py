@@ -14,7 +14,7 @@ import pytest
 
 from midib.cli import main
 
-pytestmark = pytest.mark.slow
+# Calibration is the proof that scores mean something: it runs in the default suite (~30 s).
 
 REMOVAL = {"text_removed", "text_cleaned", "date_shifted", "uid_changed", "text_notnull",
            "pixels_hidden", "overlay_hidden", "deid_recorded"}

@@ -45,5 +45,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 echo "setup: installing midib with the de-identification tools and test dependencies"
-"$VENV/bin/python" -m pip install -q -e '.[tools,test]' 2>&1 | grep -v -i '^warning' || true
+log="$VENV/midib-install.log"
+if ! "$VENV/bin/python" -m pip install -q -e '.[tools,test]' >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: error: installing midib failed (full log above, also in $log)" >&2
+  exit 1
+fi
 "$VENV/bin/midib" --version

@@ -112,6 +112,7 @@ def test_institution_name_parts_are_no_leak_but_person_name_parts_are() -> None:
     ("BROWN^DEBRA", True),             # two parts
     ("Brown, D.", True),               # family name + initial
     ("DEBRA F BROWN", True),
+    ("seen by debra BROWN", True),     # a second part in lower case still counts
     ("ANONYMOUS", False),
 ])
 def test_a_name_needs_two_parts_or_a_part_and_an_initial(text: str, leak: bool) -> None:

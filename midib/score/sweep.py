@@ -228,8 +228,9 @@ def _identifies(needle: Needle, found: set[str], text: str) -> bool:
     long_parts = {p for p in parts if len(p) >= 3}
     if len(found) >= 2 or len(long_parts) <= 1:
         return True
-    tokens = set(words(text))
-    return any(p[0] in tokens for p in parts if p not in found)
+    tokens = set(words(text))  # any case here: "john DOE" is two parts of DOE^JOHN
+    others = [p for p in parts if p not in found]
+    return any(p in tokens or p[0] in tokens for p in others)
 
 
 def scan_file_name(sweeper: Sweeper, rel: str) -> list[tuple[str, str, str]]:

@@ -6,7 +6,8 @@ rule). Streaming: entries are visited once in ledger order, after one cheap inde
 collects the two facts a single entry cannot know alone (each patient's first study date, for
 interval checks, and each instance's burned-in boxes, for pixel retention). Check ids are
 ``<ledger id>/<action>`` (``deid/<instance>`` for the per-instance method check), so the same
-ledger and profile always give the same key, byte for byte.
+ledger and profile always give the same key, byte for byte. Each check also carries the
+attribute's requirement type in its SOP class's IOD (``midib.keys.iod``), where known.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Iterable, Iterator, Optional
 from midib.answer_key import Check
 from midib.errors import MidibError
 from midib.ledger import HIPAA_CLASSES, LedgerEntry, read_ledger
+from midib.keys.iod import iod_type
 from midib.keys.profile import Profile
 from midib.keys.rules import Decision, decide, is_date, is_temporal, uid_scope
 from midib.tagpath import TagPath
@@ -242,14 +244,16 @@ def _check(e: LedgerEntry, action: str, expected: dict[str, Any], *, path: Any =
     hipaa = e.phi_class if e.phi_class in HIPAA_CLASSES else "none"
     if category is None:
         category = _category(action, hipaa)
+    where = e.path if path == "" else path
     return Check(
         id=f"{e.id}/{action}", instance=e.instance, file=e.file, patient_id=e.patient_id,
         study_uid=e.study_uid, series_uid=e.series_uid, modality=e.modality, scope=scope,
-        action=action, path=e.path if path == "" else path,
+        action=action, path=where,
         tag_name=e.tag_name or (_keyword(e.path) if e.path else ""),
         expected=expected, category=category, hipaa_class=hipaa,
         ps315_action=cats.get("ps315_action"), ps315_option=cats.get("ps315_option"),
-        iod_type=None, weight=1.0, ledger_ids=[e.id], sop_class_uid=e.sop_class_uid)
+        iod_type=iod_type(e.sop_class_uid, where), weight=1.0, ledger_ids=[e.id],
+        sop_class_uid=e.sop_class_uid)
 
 
 _KEYWORDS: dict[str, str] = {}

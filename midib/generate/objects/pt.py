@@ -14,7 +14,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from midib.generate.context import (Device, StudyContext, UidFactory, dicom_date, dicom_datetime,
+from midib.generate.context import (Device, StudyContext, UidFactory, dicom_datetime,
                                     dicom_time)
 from midib.generate.objects.common import (header, item, new_dataset, pixel_module,
                                            series_datetime, series_uid)

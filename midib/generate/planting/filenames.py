@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-from pydicom.dataset import Dataset
 
 from midib.generate.identity import seeded_random
 from midib.generate.planting.instance import PlantedInstance

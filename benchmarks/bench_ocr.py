@@ -4,6 +4,7 @@ Usage: .venv/bin/python benchmarks/bench_ocr.py [N_BOXES]   (default 200)
 
 Boxes hold readable burned-in text (the worst case: nothing is uniform, every box is OCR'd),
 DejaVu and Pillow's built-in font, both polarities, 12-24 px. Prints figures, asserts nothing.
+The same cost through the scorer (decoding, crops, OCR) is benchmarks/bench_score_ocr.py.
 """
 
 from __future__ import annotations

@@ -241,4 +241,16 @@ def test_batches_do_not_depend_on_workers() -> None:
     crops = [np.zeros((30 + i % 7, 100), dtype=np.uint8) for i in range(2 * BATCH_SIZE + 3)]
     groups = batches(crops)
     assert [i for g in groups for i in g] == list(range(len(crops)))
-    assert [len(g) for g in groups] == [BATCH_SIZE, BATCH_SIZE, 3]
+    # balanced: the largest batch is the wall time, so 83 crops are 28 + 28 + 27, not 40 + 40 + 3
+    assert [len(g) for g in groups] == [28, 28, 27]
+
+
+def test_batches_split_small_jobs_in_two_and_respect_the_height_limit() -> None:
+    from midib.score.ocr import MAX_BATCH_HEIGHT, MIN_SPLIT, batches
+
+    small = [np.zeros((30, 100), dtype=np.uint8)] * (MIN_SPLIT - 1)
+    assert [len(g) for g in batches(small)] == [MIN_SPLIT - 1]
+    assert [len(g) for g in batches(small + small[:1])] == [MIN_SPLIT // 2, MIN_SPLIT // 2]
+    tall = [np.zeros((MAX_BATCH_HEIGHT // 3, 100), dtype=np.uint8)] * 6
+    assert [len(g) for g in batches(tall)] == [2, 2, 2]
+    assert batches([]) == []

@@ -168,3 +168,26 @@ def test_truncated_multiframe_output_fails() -> None:
     out.PixelData = src.PixelData[: frame_bytes * (int(src.NumberOfFrames) - 1)]
     verdict = retained(src, out, [])
     assert not verdict.passed and verdict.reason
+
+
+def test_boxes_on_one_frame_decode_it_once(ct: Dataset, tmp_path, monkeypatch) -> None:
+    """Each box's crop comes from its own frame, and a frame holding several boxes is decoded
+    once (decoding dominated the pixel stage of instances with many boxes)."""
+    from midib.answer_key import Check
+    from midib.score import pixelstage
+
+    path = tmp_path / "ct.dcm"
+    ct.save_as(path)
+    calls: list[int] = []
+    real = pixels.frame
+    monkeypatch.setattr(pixels, "frame", lambda ds, i: calls.append(i) or real(ds, i))
+    boxes = [[10, 10, 60, 40], [20, 30, 50, 60], [0, 0, 8, 8]]
+    checks = [Check(f"c{i}", "inst", "f", "p", "st", "se", "CT", "instance", "pixels_hidden", None,
+                    "", {"box": b, "frame": 0, "text": "DOE"}) for i, b in enumerate(boxes)]
+    job = pixelstage.PixelJob()
+    assert pixelstage.instance_verdicts(checks, None, path, job) == {}
+    assert calls == [0]
+    arr = ct.pixel_array
+    for (cid, crop, box, text), b in zip(job.crops, boxes):
+        x0, y0, x1, y1 = box
+        assert np.array_equal(crop[y0:y1, x0:x1], arr[b[1]:b[3], b[0]:b[2]]) and text == "DOE"

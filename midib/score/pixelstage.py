@@ -73,6 +73,7 @@ def instance_verdicts(checks: list[Check], src_path: Optional[Path], out_path: P
     except Exception as e:
         return {c.id: Verdict.fail(f"cannot read output pixels: {e}") for c in checks}
     src_ds = None
+    decoded: dict[int, np.ndarray] = {}  # several boxes on one frame: decode it once
     for c in checks:
         try:
             if c.action == "overlay_hidden":
@@ -88,8 +89,10 @@ def instance_verdicts(checks: list[Check], src_path: Optional[Path], out_path: P
                 out[c.id] = (Verdict.ok("identical pixel data") if _same_bytes(src_ds, out_ds)
                              else pixels.retained(src_ds, out_ds, boxes))
             else:
-                frame = pixels.frame(out_ds, int(c.expected.get("frame", 0) or 0))
-                crop, box = _crop(frame, list(c.expected["box"]))
+                index = int(c.expected.get("frame", 0) or 0)
+                if index not in decoded:
+                    decoded[index] = pixels.frame(out_ds, index)
+                crop, box = _crop(decoded[index], list(c.expected["box"]))
                 job.crops.append((c.id, crop, box, str(c.expected.get("text", ""))))
         except Exception as e:  # decoding problems fail the check with the reason
             out[c.id] = Verdict.fail(f"{c.action}: {type(e).__name__}: {e}")

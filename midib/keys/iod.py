@@ -17,12 +17,10 @@ attributes at every depth. The modules of an IOD are merged once per SOP class, 
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Optional, Union
 
-from midib.errors import MidibError
+from midib.resources import load_data_json
 from midib.tagpath import TagPath
 
 USAGE_RANK = {"M": 0, "C": 1, "U": 2}
@@ -37,11 +35,7 @@ Key = tuple[str, ...]
 @lru_cache(maxsize=1)
 def tables() -> dict[str, Any]:
     """The parsed data file (read once per process)."""
-    path = resources.files("midib") / "data" / "iod_types.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:  # a broken install, not a user error
-        raise MidibError(f"cannot read IOD type table {path}: {e}") from e
+    return load_data_json("iod_types.json", "IOD type table")
 
 
 def sop_classes() -> list[str]:

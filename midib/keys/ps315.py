@@ -14,14 +14,12 @@ attributes follow the table's private row (X, or C under rtnSafePrivOpt).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Optional, Union
 
 from pydicom.tag import Tag
 
-from midib.errors import MidibError
+from midib.resources import load_data_json
 from midib.keys.profile import Profile
 from midib.tagpath import Step, TagPath
 
@@ -37,11 +35,7 @@ TagLike = Union[Step, TagPath, str, int, tuple[int, int]]
 @lru_cache(maxsize=1)
 def table() -> dict[str, Any]:
     """The parsed table file (cached: it is read once per process)."""
-    path = resources.files("midib") / "data" / "ps315_e1_1.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:  # a broken install, not a user error
-        raise MidibError(f"cannot read PS3.15 table {path}: {e}") from e
+    return load_data_json("ps315_e1_1.json", "PS3.15 table")
 
 
 def _step(tag: TagLike) -> Step:

@@ -163,6 +163,13 @@ class TagPath:
         """The same path with every item index replaced by ``[*]`` (for per-attribute grouping)."""
         return TagPath(self.steps, tuple(ANY_ITEM for _ in self.indexes))
 
+    def canonical(self) -> "TagPath":
+        """The generic path with private creators trimmed and upper-cased: one spelling per
+        attribute, for grouping and look-ups whatever case or padding a tool wrote."""
+        steps = tuple(Step(st.group, st.element, st.creator.strip().upper())
+                      if st.creator is not None else st for st in self.steps)
+        return TagPath(steps, tuple(ANY_ITEM for _ in self.indexes))
+
     def keyword(self) -> str:
         """A readable name, e.g. ``RequestAttributesSequence[0].ScheduledProcedureStepID``."""
         from pydicom.datadict import keyword_for_tag

@@ -85,3 +85,9 @@ def test_iter_elements_yields_every_element_with_a_resolvable_path() -> None:
 
 def test_keyword_is_readable() -> None:
     assert TagPath.parse("(0008,1110)[0](0008,1155)").keyword() == "ReferencedStudySequence[0].ReferencedSOPInstanceUID"
+
+
+def test_canonical_form_groups_items_and_creator_spellings() -> None:
+    a = TagPath.parse('(0019,"Acme Ident ",92)[3](0010,0010)')
+    b = TagPath.parse('(0019,"ACME IDENT",92)[0](0010,0010)')
+    assert str(a.canonical()) == str(b.canonical()) == '(0019,"ACME IDENT",92)[*](0010,0010)'

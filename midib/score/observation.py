@@ -64,15 +64,7 @@ class OutputRecord:
 def generic_key(path: str | TagPath) -> str:
     """The canonical generic form of a path: ``[*]`` indexes, private creators upper-cased."""
     tp = TagPath.parse(path) if isinstance(path, str) else path
-    out = []
-    for i, step in enumerate(tp.steps):
-        if step.creator is not None:
-            out.append(f'({step.group:04x},"{step.creator.strip().upper()}",{step.element:02x})')
-        else:
-            out.append(f"({step.group:04x},{step.element:04x})")
-        if i < len(tp.indexes):
-            out.append("[*]")
-    return "".join(out)
+    return str(tp.canonical())
 
 
 Scanner = Callable[[str, str, str], list[tuple[str, str]]]   # (text, vr, where) -> [(needle, text)]

@@ -67,6 +67,30 @@ class ToolAdapter(abc.ABC):
         """
 
 
+class PythonPackageAdapter(ToolAdapter):
+    """A tool shipped as a Python package: runnable when ``module`` imports here, versioned by
+    its distribution's metadata (so asking does not import the tool)."""
+
+    module: str = ""
+    distribution: str = ""
+
+    def available(self) -> tuple[bool, str]:
+        import importlib.util
+
+        if importlib.util.find_spec(self.module) is None:
+            return False, (f"Python package '{self.distribution}' is not installed "
+                           f"(pip install {self.distribution})")
+        return True, ""
+
+    def version(self) -> Optional[str]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version(self.distribution)
+        except PackageNotFoundError:
+            return None
+
+
 class ToolFailed(Exception):
     """The tool ran but failed (the message says how); partial output is kept."""
 

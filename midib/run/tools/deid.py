@@ -11,29 +11,19 @@ the input's layout (and avoid two ``IM0001`` files overwriting each other).
 
 from __future__ import annotations
 
-import importlib.util
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
 
-from midib.run.adapter import RunContext, ToolAdapter, ToolFailed, ToolOutcome
+from midib.run.adapter import PythonPackageAdapter, RunContext, ToolFailed, ToolOutcome
 
 MIDIB_RECIPE = Path(__file__).resolve().parents[2] / "data" / "deid" / "deid.midib"
 
 
-class DeidAdapter(ToolAdapter):
+class DeidAdapter(PythonPackageAdapter):
     name = "deid"
+    module, distribution = "deid", "deid"
     description = "pydicom/deid header recipes (default recipe; --set recipe=midib|PATH)"
-
-    def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("deid") is None:
-            return False, "Python package 'deid' is not installed (pip install deid)"
-        return True, ""
-
-    def version(self) -> Optional[str]:
-        from deid.version import __version__
-
-        return __version__
 
     def recipe_path(self, ctx: RunContext) -> Optional[Path]:
         """None for deid's shipped default, else the recipe file to use."""

@@ -9,28 +9,17 @@ burned_in=if-yes|unless-no|never`` (its --assume-burned-in-annotation), ``--set 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from typing import Optional
 
-from midib.run.adapter import RunContext, ToolAdapter, ToolFailed, ToolOutcome
+from midib.run.adapter import PythonPackageAdapter, RunContext, ToolFailed, ToolOutcome
 from midib.run.tools.command import run_inherited
 
 
-class DicognitoAdapter(ToolAdapter):
+class DicognitoAdapter(PythonPackageAdapter):
     name = "dicognito"
+    module, distribution = "dicognito", "dicognito"
     description = "dicognito (python -m dicognito), seeded"
-
-    def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("dicognito") is None:
-            return False, "Python package 'dicognito' is not installed (pip install dicognito)"
-        return True, ""
-
-    def version(self) -> Optional[str]:
-        from importlib.metadata import version
-
-        return version("dicognito")
 
     def argv(self, input_dir: Path, output_dir: Path, ctx: RunContext) -> list[str]:
         cmd = [sys.executable, "-m", "dicognito", str(input_dir), "-o", str(output_dir),

@@ -10,12 +10,10 @@ Option: ``--set keep_private=yes`` (its ``--keepPrivateTags``).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from typing import Optional
 
-from midib.run.adapter import RunContext, ToolAdapter, ToolFailed, ToolOutcome
+from midib.run.adapter import PythonPackageAdapter, RunContext, ToolFailed, ToolOutcome
 from midib.run.tools.command import run_inherited
 
 #: the console script, called through the interpreter so no PATH lookup is needed
@@ -23,19 +21,10 @@ LAUNCH = ("import sys; from dicomanonymizer.anonymizer import main; "
           "sys.argv[0] = 'dicom-anonymizer'; sys.exit(main())")
 
 
-class DicomAnonymizerAdapter(ToolAdapter):
+class DicomAnonymizerAdapter(PythonPackageAdapter):
     name = "dicom-anonymizer"
+    module, distribution = "dicomanonymizer", "dicom-anonymizer"
     description = "dicom-anonymizer, run per folder (it is not recursive)"
-
-    def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("dicomanonymizer") is None:
-            return False, "Python package 'dicom-anonymizer' is not installed (pip install dicom-anonymizer)"
-        return True, ""
-
-    def version(self) -> Optional[str]:
-        from importlib.metadata import version
-
-        return version("dicom-anonymizer")
 
     def folders(self, input_dir: Path) -> list[Path]:
         """Every folder (relative) that directly holds at least one file."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+#: tests never read or fill the user's cache (a cached key index would hide the code under
+#: test); tests of the cache itself point MIDIB_CACHE_DIR at a temporary folder
+os.environ["MIDIB_CACHE_DIR"] = "off"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

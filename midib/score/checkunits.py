@@ -1,17 +1,22 @@
-"""The answer key's checks evaluated in work units, in parallel, each worker reading its own slice.
+"""The answer key's checks judged in work units, in parallel, each worker reading its own slice.
 
-After matching, everything a check needs is known (the output records, the identifier maps,
-the pixel verdicts), so the key is cut into units of consecutive instances of one series and
-each unit is evaluated where it runs: the worker seeks to the unit's byte range of the key
-file (noted during the first pass, :mod:`midib.score.keyfacts`), evaluates those instances'
-checks and midib's per-instance rules, and returns one DataFrame of rows. Units are returned
-in key order (futures consumed in submission order), so results are the same for any --jobs. The context is set
-before the pool starts; forked workers inherit it without copying it through pickles.
+After matching, everything a check needs beyond its own output file is known (which output
+each instance became, the identifier maps, the pixel verdicts), so the key is cut into units
+of consecutive instances of one series and each unit is judged where it runs: the worker
+seeks to the unit's byte range of the key file (noted during the first pass,
+:mod:`midib.score.keyfacts`), reads each instance's output file in full (the values every
+check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks and
+midib's per-instance rules, and returns one DataFrame of rows. The parent never holds those
+full observations, only the small ones matching needed, so its memory does not grow with the
+number of instances. Units are returned in key order (futures consumed in submission order),
+so results are the same for any --jobs. The context is set before the pool starts; forked
+workers inherit it without copying it through pickles.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -19,16 +24,88 @@ import pandas as pd
 
 from midib.answer_key import Check
 from midib.score import keyfacts, workunits
+from midib.score.checks import IdMaps, Observed, evaluate
+from midib.score.matching import MatchResult
+from midib.score.observation import OutputRecord, generic_key, observe
+from midib.score.rows import key_row
 from midib.score.sink import frame_of
+from midib.score.uids import concrete_key
+from midib.score.values import words
+from midib.score.verdict import Verdict
 
 #: instances per unit: large enough to amortise a task, small enough to keep memory flat
 UNIT_INSTANCES = 48
 _CONTEXT: dict[str, Any] = {}
 
 
-def init_checks(key_path: str, match: Any, maps: Any, precomputed: dict, rules: Any) -> None:
+@dataclass
+class Judge:
+    """Everything needed to turn one instance's checks into rows, wherever it runs."""
+
+    root: Path                      # the run's output folder
+    wanted: frozenset[str]          # generic paths some check, ledger entry or rule reads
+    match: MatchResult              # instance -> its output's identifying record
+    maps: IdMaps
+    precomputed: dict[str, Verdict]  # pixel verdicts, by check id
+    rules: Any                      # rules.InstanceRules
+
+    def rows(self, group: list[Check]) -> list[dict[str, Any]]:
+        """Key rows then rule rows of the instance whose checks are ``group``."""
+        group = reconcile_cleaned(group)
+        paired = self.match.pairs.get(group[0].instance)
+        rec = self.observe(paired.file) if paired is not None else None
+        out_file = rec.file if rec is not None else ""
+        key_rows = [key_row(c, self.verdict(c, rec), out_file) for c in group]
+        if rec is None:
+            return key_rows
+        return key_rows + self.rules.rows_for(group, key_rows, rec)
+
+    def observe(self, rel: str) -> OutputRecord:
+        """The output file read in full: wanted values, UIDs and the sweep's hits."""
+        return observe(self.root / rel, rel, self.wanted, self.rules.sweeper)
+
+    def verdict(self, check: Check, rec: Optional[OutputRecord]) -> Verdict:
+        if rec is None:
+            return Verdict.fail("no output matched")
+        observed = Observed(elements_for(check, rec), rec, self.maps, self.precomputed.get(check.id),
+                            lookup=self.match.pairs.get)
+        return evaluate(check, observed)
+
+
+def elements_for(check: Check, rec: OutputRecord) -> list:
+    """The observed elements at the check's path (a concrete path selects its own item)."""
+    if not check.path:
+        return []
+    found = rec.at(generic_key(check.path))
+    if "[*]" in check.path:
+        return found
+    key = concrete_key(check.path)
+    return [e for e in found if e.path == key]
+
+
+def reconcile_cleaned(checks: list[Check]) -> list[Check]:
+    """Free text holding several PHI fragments gets one text_cleaned check per fragment, each
+    listing the other fragments as words to keep; a word some check wants removed from the same
+    element cannot also be required, so it is dropped from the ``retained`` lists."""
+    removed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for c in checks:
+        if c.path and c.action in ("text_cleaned", "text_removed"):
+            frags = c.expected.get("removed") or [c.expected.get("value", "")]
+            removed[(c.instance, c.path)].update(w for f in frags for w in words(str(f)))
+    out = []
+    for c in checks:
+        gone = removed.get((c.instance, c.path or ""), set())
+        if c.action == "text_cleaned" and gone:
+            kept = [w for w in c.expected.get("retained", []) if not set(words(str(w))) & gone]
+            if len(kept) != len(c.expected.get("retained", [])):
+                c = replace(c, expected={**c.expected, "retained": kept})
+        out.append(c)
+    return out
+
+
+def init_checks(key_path: str, judge: Judge) -> None:
     """Executor initializer: what every unit needs (shared by fork, or pickled once per worker)."""
-    _CONTEXT.update(key=Path(key_path), match=match, maps=maps, precomputed=precomputed, rules=rules)
+    _CONTEXT.update(key=Path(key_path), judge=judge)
 
 
 def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
@@ -48,25 +125,17 @@ def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
 
 def check_unit(span: tuple[int, int]) -> pd.DataFrame:
     """Rows of the key checks and per-instance rules of one unit's instances."""
-    return frame_of(list(group_rows(keyfacts.read_span(_CONTEXT["key"], span))))
+    judge: Judge = _CONTEXT["judge"]
+    rows: list[dict[str, Any]] = []
+    for group in keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True):
+        rows += judge.rows(group)
+    return frame_of(rows)
 
 
-def group_rows(checks: Iterator[Check]) -> Iterator[dict[str, Any]]:
-    """Key rows then rule rows, instance by instance (the order of the sequential scorer)."""
-    from midib.score.rows import key_row
-    from midib.score.scorer import _out_file, _verdict, reconcile_cleaned
-    match, maps, pre, rules = (_CONTEXT[k] for k in ("match", "maps", "precomputed", "rules"))
-    for group in keyfacts.by_instance(checks, True):
-        group = reconcile_cleaned(group)
-        key_rows = [key_row(c, _verdict(c, match, maps, pre), _out_file(c, match)) for c in group]
-        yield from key_rows
-        yield from rules.rows_for(group, key_rows)
-
-
-def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, ctx: tuple,
+def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,
               factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[pd.DataFrame]:
     """Frames of every unit, in key order, computed by ``jobs`` workers (inline for one)."""
-    initargs = (str(key_path),) + ctx
+    initargs = (str(key_path), judge)
     if factory is not None:
         ex = factory(jobs, init_checks, initargs)
     elif jobs <= 1:

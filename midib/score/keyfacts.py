@@ -43,6 +43,7 @@ class KeyFacts:
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
     grouped: bool = True                                             # checks contiguous per instance
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # instance -> key file bytes
+    refs: set[str] = field(default_factory=set)                      # generic paths other checks read
 
     def sources(self, input_dir: Path) -> dict[str, Path]:
         return {i: input_dir / c.file for i, c in self.first.items() if c.file}
@@ -74,6 +75,7 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.wanted.add(generic_key(path))
         expected = rec.get("expected") or {}
         if action == "date_interval" and expected.get("reference_path"):
+            facts.refs.add(generic_key(expected["reference_path"]))
             facts.wanted.add(generic_key(expected["reference_path"]))
         if action in PIXEL_ACTIONS:
             c = _check(rec)

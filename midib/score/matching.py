@@ -80,10 +80,20 @@ def features(record: OutputRecord, mask: tuple[bool, ...]) -> tuple:
 
 
 Fingerprinter = Callable[[str, list[str], OutputRecord], Optional[str]]
+#: instance -> source path in, instance -> its record (FEATURE_PATHS at least) out
+SourceReader = Callable[[dict[str, Path]], dict[str, OutputRecord]]
+
+
+def read_sources(sources: dict[str, Path]) -> dict[str, OutputRecord]:
+    """The sources' matching features, read here one by one (the scorer reads them in
+    parallel and caches them: :func:`midib.score.scorer.source_features`)."""
+    wanted = frozenset(FEATURE_PATHS)
+    return {i: observe(p, p.name, wanted, None) for i, p in sorted(sources.items())}
 
 
 def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
-                  new_to_old: dict[str, str], fingerprint: Optional[Fingerprinter] = None) -> MatchResult:
+                  new_to_old: dict[str, str], fingerprint: Optional[Fingerprinter] = None,
+                  reader: SourceReader = read_sources) -> MatchResult:
     """Pair ``records`` (sorted by file) with ``sources`` (instance -> source file path)."""
     result = MatchResult()
     pending: list[OutputRecord] = []
@@ -99,7 +109,7 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
         else:
             pending.append(rec)
     if pending:
-        _match_by_content(result, pending, sources, fingerprint)
+        _match_by_content(result, pending, sources, fingerprint, reader)
     result.unmatched_inputs = sorted(set(sources) - set(result.pairs))
     return result
 
@@ -114,11 +124,10 @@ def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -
 
 
 def _match_by_content(result: MatchResult, pending: list[OutputRecord], sources: dict[str, Path],
-                      fingerprint: Optional[Fingerprinter]) -> None:
+                      fingerprint: Optional[Fingerprinter], reader: SourceReader) -> None:
     """Stage 3: features of the still unpaired sources, read once (headers only)."""
     free = {i: p for i, p in sources.items() if i not in result.pairs and p.is_file()}
-    wanted = frozenset(FEATURE_PATHS)
-    src_records = {i: observe(p, p.name, wanted, None) for i, p in sorted(free.items())}
+    src_records = {i: r for i, r in sorted(reader(free).items()) if not r.error}
     index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:

@@ -35,13 +35,14 @@ class InstanceRules:
     reverse: dict[str, set[str]]
     sweeper: Sweeper
     ledger: Any                                   # inputs.LedgerFacts
-    swept: set[str] = field(default_factory=set)  # output files already swept
+    swept: set[str] = field(default_factory=set)  # output files already swept (this process)
 
-    def rows_for(self, group: list[Check], key_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """UID, sweep and deid rows of the instance whose checks are ``group``."""
+    def rows_for(self, group: list[Check], key_rows: list[dict[str, Any]],
+                 rec: OutputRecord) -> list[dict[str, Any]]:
+        """UID, sweep and deid rows of the instance whose checks are ``group``, from ``rec``,
+        the full observation of its matched output."""
         inst = group[0].instance
-        rec = self.match.pairs.get(inst)
-        if rec is None or rec.file in self.swept:
+        if rec.file in self.swept:
             return []
         self.swept.add(rec.file)
         replaced = {concrete_key(c.path) for c in group if c.path and c.action in _UID_ACTIONS}
@@ -53,13 +54,10 @@ class InstanceRules:
             rows.append(row)
         return rows
 
-    def final_rows(self, records: list[OutputRecord],
-                   first_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
-        """Sweep of unmatched outputs, date intervals per patient, duplicate outputs."""
+    def final_rows(self, first_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+        """Date intervals per patient and duplicate outputs (unmatched outputs are swept in
+        work units: :func:`midib.score.workunits.sweep_unit`)."""
         rows: list[dict[str, Any]] = []
-        for rec in records:
-            if rec.file not in self.swept and not rec.error:
-                rows += sweep_rows(rec, None, self.sweeper, {})
         rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient)
         for dup in self.match.duplicate_outputs:
             rows.append(rule_row("matching", f"matching/duplicate/{dup['file']}", "unique_output",

@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from midib import cache
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
 from midib.score import checkunits, keyfacts, pixelstage, workunits
-from midib.score.checks import IdMaps, Observed, evaluate
+from midib.score.checks import IdMaps
 from midib.score.fingerprint import PixelFingerprint
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
                                 load_checks_header, output_files, read_mapping)
-from midib.score.matching import MatchResult, match_outputs
+from midib.score.matching import FEATURE_PATHS, MatchResult, SourceReader, match_outputs
 from midib.score.observation import OutputRecord, generic_key
-from midib.score.rows import key_row
 from midib.score.rules import InstanceRules, conformance_rows
 from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
-from midib.score.uids import concrete_key, derive_maps, reverse_map
-from midib.score.values import words
+from midib.score.uids import PATIENT_ID, PRIMARY, derive_maps, reverse_map
 from midib.score.verdict import Verdict
 
 
@@ -73,77 +72,88 @@ class _Clock:
         self._t = now
 
 
-def reconcile_cleaned(checks: list[Check]) -> list[Check]:
-    """Free text holding several PHI fragments gets one text_cleaned check per fragment, each
-    listing the other fragments as words to keep; a word some check wants removed from the same
-    element cannot also be required, so it is dropped from the ``retained`` lists."""
-    removed: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for c in checks:
-        if c.path and c.action in ("text_cleaned", "text_removed"):
-            frags = c.expected.get("removed") or [c.expected.get("value", "")]
-            removed[(c.instance, c.path)].update(w for f in frags for w in words(str(f)))
-    out = []
-    for c in checks:
-        gone = removed.get((c.instance, c.path or ""), set())
-        if c.action == "text_cleaned" and gone:
-            kept = [w for w in c.expected.get("retained", []) if not set(words(str(w))) & gone]
-            if len(kept) != len(c.expected.get("retained", [])):
-                c = replace(c, expected={**c.expected, "retained": kept})
-        out.append(c)
-    return out
+@dataclass
+class KeyIndex:
+    """The facts of the key and the ledger that span instances (see :mod:`midib.score.keyfacts`)."""
+
+    facts: keyfacts.KeyFacts
+    ledger: LedgerFacts
+    sweeper: Sweeper
+
+    def identifying_paths(self) -> frozenset[str]:
+        """What matching, the identifier maps and the cross-instance checks read of every output:
+        the first, slim observation keeps only these."""
+        return frozenset(set(FEATURE_PATHS) | set(PRIMARY) | {PATIENT_ID} | self.facts.refs
+                         | {generic_key(p) for p in self.ledger.paths})
 
 
-def elements_for(check: Check, rec: OutputRecord) -> list:
-    """The observed elements at the check's path (a concrete path selects its own item)."""
-    if not check.path:
-        return []
-    found = rec.at(generic_key(check.path))
-    if "[*]" in check.path:
-        return found
-    key = concrete_key(check.path)
-    return [e for e in found if e.path == key]
+def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
+              spans: Optional[dict[str, tuple[int, int]]] = None) -> KeyIndex:
+    """One pass over the key and one over the ledger (``spans`` filled as the key is read)."""
+    sweeper = Sweeper()
+    facts = keyfacts.gather(raw(), sweeper.keep, spans)
+    ledger = ledger_facts(bench, sweeper)
+    facts.wanted.update(generic_key(p) for p in ledger.paths)
+    return KeyIndex(facts, ledger, sweeper)
+
+
+def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callable[[], Iterator[Check]], str]:
+    """The key's index, a re-iterable stream of its checks, and the profile's name.
+
+    The benchmark's own key is indexed once per version of its files and cached for the user
+    (:mod:`midib.cache`): a leaderboard scores every tool against the same key.
+    """
+    if profile:
+        checks, name = load_checks(bench, profile)
+        stream, raw = keyfacts.list_source(checks)
+        return index_key(bench, raw), stream, name
+    _, name = load_checks_header(bench)
+    spans: dict[str, tuple[int, int]] = {}
+    stream, raw = keyfacts.key_source(bench.checks_path, spans)
+    paths = (bench.checks_path, bench.ledger_path) if bench.ledger_path.is_file() else (bench.checks_path,)
+    index = cache.cached("score-key", paths, lambda: index_key(bench, raw, spans))
+    return index, stream, name
 
 
 def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
               sink: Optional[RowSink] = None) -> ScoreResult:
     """Score ``run`` against ``bench``; every check of the key gives exactly one row in ``sink``."""
     clock, sink = _Clock(), sink if sink is not None else RowSink()
-    spans: dict[str, tuple[int, int]] = {}
-    (stream, raw), profile = key_stream(bench, opts.profile, spans)
-    sweeper = Sweeper()
-    facts = keyfacts.gather(raw(), sweeper.keep, spans)
-    ledger = ledger_facts(bench, sweeper)
-    facts.wanted.update(generic_key(p) for p in ledger.paths)
+    index, stream, profile = load_key(bench, opts.profile)
+    facts, ledger, sweeper = index.facts, index.ledger, index.sweeper
     files, rejected = output_files(run.output_root, opts.exclude)
     sources = facts.sources(bench.input_dir)
     clock.lap("load")
 
-    initargs = (str(run.output_root), frozenset(facts.wanted), sweeper)
+    initargs = (str(run.output_root), index.identifying_paths(), sweeper)
     with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
         records = [r for unit in ex.map(workunits.observe_unit, workunits.file_units(files)) for r in unit]
         clock.lap("observe")
-        match, maps = _match(records, sources, facts, ledger, run, opts)
+        reader = source_reader(ex, bench, sources)
+        match, maps = _match(records, sources, facts, ledger, run, opts, reader)
         match.rejected_outputs = rejected
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = _pixel_verdicts(ex, facts.pixel_checks, match, sources, run.output_root, opts, ocr)
         clock.lap("pixels")
+        claimed = {rec.file for rec in match.pairs.values()}
+        unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
+        del records
+        extra_rows = [row for unit in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE))
+                      for row in unit]
+        clock.lap("rules")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
-    if facts.grouped and not opts.profile:  # units of the key file, evaluated in parallel
-        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path,
-                                          (match, maps, precomputed, ctx), opts.executor):
+    judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, precomputed, ctx)
+    if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
+        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
             sink.extend_frame(frame)
-        ctx.swept.update(rec.file for inst, rec in match.pairs.items() if inst in facts.first)
     else:
         for group in keyfacts.by_instance(stream(), facts.grouped):
-            group = reconcile_cleaned(group)
-            key_rows = [key_row(c, _verdict(c, match, maps, precomputed), _out_file(c, match))
-                        for c in group]
-            sink.extend(key_rows)
-            sink.extend(ctx.rows_for(group, key_rows))
+            sink.extend(judge.rows(group))
     clock.lap("checks")
-    sink.extend(ctx.final_rows(records, facts.first_of_patient))
+    sink.extend(extra_rows)
+    sink.extend(ctx.final_rows(facts.first_of_patient))
     clock.lap("rules")
     conformance, conf_rows = conformance_rows(match, sources, run.output_root, facts.first,
                                               opts.conformance, opts.jobs)
@@ -152,47 +162,36 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
-def key_stream(bench: Benchmark, profile: Optional[str], spans: Optional[dict] = None
-               ) -> tuple[tuple[Callable[[], Iterator[Check]], Callable[[], Iterator[dict]]], str]:
-    """Re-iterable streams of the key (checks, raw records): from the file, or re-derived
-    under ``profile``."""
-    if profile:
-        checks, name = load_checks(bench, profile)
-        return keyfacts.list_source(checks), name
-    _, name = load_checks_header(bench)
-    return keyfacts.key_source(bench.checks_path, spans), name
+def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> SourceReader:
+    """Matching features of the sources, read in parallel once per benchmark version and cached
+    for the user (every tool that renames its SOP instances needs them all)."""
+    def read_all() -> dict[str, OutputRecord]:
+        order = sorted(sources)
+        units = workunits.chunks([str(sources[i]) for i in order], workunits.UNIT_SIZE)
+        return dict(zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit)))
+
+    def reader(wanted: dict[str, Path]) -> dict[str, OutputRecord]:
+        key_files = tuple(p for p in (bench.checks_path, bench.manifest_path) if p.is_file())
+        found = cache.cached("score-sources", key_files, read_all, extra=str(bench.input_dir.resolve()))
+        return {i: found[i] for i in wanted if i in found}
+    return reader
 
 
 def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run: RunFolder,
-           opts: ScoreOptions) -> tuple[MatchResult, IdMaps]:
+           opts: ScoreOptions, reader: SourceReader) -> tuple[MatchResult, IdMaps]:
     """Pair outputs with sources, then derive (or read) the old -> new identifier maps."""
     uid_path = opts.mapping or run.uid_mapping
     pid_path = opts.patid_mapping or run.patid_mapping
     uid_csv = read_mapping(uid_path) if uid_path else {}
     pid_csv = read_mapping(pid_path) if pid_path else {}
     fp = PixelFingerprint(run.output_root, sources, facts.boxes)
-    match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp)
+    match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp, reader)
     maps = derive_maps(match.pairs, facts.first, ledger.uids, ledger.patids)
     if uid_csv:
         maps.uid, maps.source = {o: {n} for o, n in uid_csv.items()}, "mapping"
     if pid_csv:
         maps.patid = {o: {n} for o, n in pid_csv.items()}
     return match, maps
-
-
-def _out_file(check: Check, match: MatchResult) -> str:
-    rec = match.pairs.get(check.instance)
-    return rec.file if rec else ""
-
-
-def _verdict(check: Check, match: MatchResult, maps: IdMaps,
-             precomputed: dict[str, Verdict]) -> Verdict:
-    rec = match.pairs.get(check.instance)
-    if rec is None:
-        return Verdict.fail("no output matched")
-    observed = Observed(elements_for(check, rec), rec, maps, precomputed.get(check.id),
-                        lookup=match.pairs.get)
-    return evaluate(check, observed)
 
 
 def _pixel_verdicts(ex, checks: list[Check], match: MatchResult, sources: dict[str, Path],

@@ -23,19 +23,51 @@ _CONTEXT: dict[str, Any] = {}
 
 
 def init_worker(root: str, wanted: frozenset[str], scan: Any) -> None:
-    """Executor initializer: the output root, wanted paths and the sweeper, set once."""
+    """Executor initializer: the output root, the identifying paths and the sweeper, set once."""
     _CONTEXT.update(root=Path(root), wanted=wanted, scan=scan)
 
 
 def observe_unit(files: list[str]) -> list[OutputRecord]:
-    """One unit of files observed (see :func:`midib.score.observation.observe`).
+    """One unit of files observed for matching: only the identifying paths, no sweep, no UID
+    list (see :func:`midib.score.observation.observe`). The full observation happens later,
+    in the worker that judges the instance (:mod:`midib.score.checkunits`).
 
     The unit's records share their repeated strings (paths, values): pickle keeps that sharing
     within one result, so the parent holds one copy per unit instead of one per file.
     """
-    root, wanted, scan = _CONTEXT["root"], _CONTEXT["wanted"], _CONTEXT["scan"]
+    root, wanted = _CONTEXT["root"], _CONTEXT["wanted"]
     shared = Interner()
-    return [shared.record(observe(root / f, f, wanted, scan)) for f in files]
+    out = []
+    for f in files:
+        rec = observe(root / f, f, wanted, None)
+        rec.uids = []
+        out.append(shared.record(rec))
+    return out
+
+
+def features_unit(paths: list[str]) -> list[OutputRecord]:
+    """Source files (absolute paths) observed for the matching features only."""
+    from midib.score.matching import FEATURE_PATHS
+    wanted = frozenset(FEATURE_PATHS)
+    shared = Interner()
+    out = []
+    for p in paths:
+        rec = observe(Path(p), Path(p).name, wanted, None)
+        rec.uids = []
+        out.append(shared.record(rec))
+    return out
+
+
+def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
+    """Leak-sweep rows of outputs no source claimed (extra, duplicate): nothing else judges them."""
+    from midib.score.rules import sweep_rows
+    root, scan = _CONTEXT["root"], _CONTEXT["scan"]
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        rec = observe(root / f, f, frozenset(), scan)
+        if not rec.error:
+            rows += sweep_rows(rec, None, scan, {})
+    return rows
 
 
 def pixel_unit(items: list[tuple[list, Optional[str], str]]) -> list[tuple[dict, list]]:

@@ -2,8 +2,8 @@
 
 A `small` key holds ~300,000 checks (~600 MB as objects); `midi-b` size, fifty times more.
 Scoring never needs them all at once: a first pass gathers the few facts that span checks
-(which attributes to read, the pixel checks, what the key keeps, one check per instance and
-per patient for row metadata), and a second pass yields the checks of one instance at a time
+(which attributes to read, the PHI boxes, what the key keeps, who each instance and patient
+is, for row metadata), and a second pass yields the checks of one instance at a time
 (keys are written instance by instance). A key that is not grouped by instance is read into
 memory and grouped (correct, just not flat in memory).
 """
@@ -19,7 +19,8 @@ except ImportError:  # pragma: no cover
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from sys import intern
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional
 
 from midib.answer_key import Check, read_key_header
 from midib.errors import MidibError
@@ -31,15 +32,35 @@ from midib.score.pixelstage import PIXEL_ACTIONS
 _RETAINING = ("text_retained", "tag_retained")
 
 
+class InstanceFacts(NamedTuple):
+    """Who an instance is (what rule rows copy from "any check of the same instance").
+
+    Kept for every instance of the key, so it is a small tuple of shared strings, not a
+    :class:`Check` (a `midi-b` key has 54,000 instances).
+    """
+
+    instance: str
+    file: str                     # the source file, relative to the benchmark's input folder
+    patient_id: str
+    study_uid: str
+    series_uid: str
+    modality: str
+
+
+def instance_facts(rec: dict) -> InstanceFacts:
+    return InstanceFacts(rec["instance"], rec.get("file") or "", intern(rec.get("patient_id") or ""),
+                         intern(rec.get("study_uid") or ""), intern(rec.get("series_uid") or ""),
+                         intern(rec.get("modality") or ""))
+
+
 @dataclass
 class KeyFacts:
     """What spans checks, gathered in one pass."""
 
     count: int = 0
-    first: dict[str, Check] = field(default_factory=dict)            # instance -> its first check
-    first_of_patient: dict[str, Check] = field(default_factory=dict)
+    first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is
+    first_of_patient: dict[str, InstanceFacts] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)                    # generic paths to read
-    pixel_checks: list[Check] = field(default_factory=list)
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
     grouped: bool = True                                             # checks contiguous per instance
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # instance -> key file bytes
@@ -67,10 +88,10 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             if instance in facts.first:
                 facts.grouped = False
             else:
-                facts.first[instance] = _check(rec)
+                facts.first[instance] = instance_facts(rec)
             previous = instance
         if rec["patient_id"] not in facts.first_of_patient:
-            facts.first_of_patient[rec["patient_id"]] = _check(rec)
+            facts.first_of_patient[rec["patient_id"]] = instance_facts(rec)
         if path:
             facts.wanted.add(generic_key(path))
         expected = rec.get("expected") or {}
@@ -78,9 +99,7 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.refs.add(generic_key(expected["reference_path"]))
             facts.wanted.add(generic_key(expected["reference_path"]))
         if action in PIXEL_ACTIONS:
-            c = _check(rec)
-            facts.pixel_checks.append(c)
-            _add_boxes(facts.boxes, c)
+            _add_boxes(facts.boxes, _check(rec))
         if action in _RETAINING:
             on_retained(_check(rec))
     return facts

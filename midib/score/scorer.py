@@ -1,16 +1,18 @@
 """Scoring orchestration: read each output once, match, evaluate every check, add the rules.
 
-Phases (timed in the summary): ``load`` (key, ledger, sweep index), ``observe`` (one walk per
-output file), ``match``, ``pixels`` (decoding only where pixel checks exist; OCR in one batch),
-``checks`` (the answer key), ``rules`` (UIDs, dates, leak sweep, de-identification record) and
-``conformance``. Per-file and per-instance work goes through one executor
-(:mod:`midib.score.workunits`) whose ``map`` keeps order, so results do not depend on --jobs.
+Phases (timed in the summary): ``load`` (key, ledger, sweep index; cached per user),
+``observe`` (a slim walk of every output file: what matching and the identifier maps need),
+``match``, ``checks`` (work units of the key, :mod:`midib.score.checkunits`: each instance's
+output read in full, its pixels where pixel checks exist with one OCR batch per unit, the key's
+checks and the per-instance rules), ``rules`` (leak sweep of unclaimed outputs, dates across a
+patient, duplicates) and ``conformance``. Per-file and per-unit work goes through executors
+whose ``map`` keeps order, and units do not depend on --jobs, so neither do results.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -29,7 +31,6 @@ from midib.score.rules import InstanceRules, conformance_rows
 from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
 from midib.score.uids import PATIENT_ID, PRIMARY, derive_maps, reverse_map
-from midib.score.verdict import Verdict
 
 
 @dataclass
@@ -133,9 +134,6 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         match, maps = _match(records, sources, facts, ledger, run, opts, reader)
         match.rejected_outputs = rejected
         clock.lap("match")
-        ocr = pixelstage.OcrStats()
-        precomputed = _pixel_verdicts(ex, facts.pixel_checks, match, sources, run.output_root, opts, ocr)
-        clock.lap("pixels")
         claimed = {rec.file for rec in match.pairs.values()}
         unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
         del records
@@ -144,13 +142,20 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         clock.lap("rules")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
-    judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, precomputed, ctx)
+    judge = checkunits.Judge(run.output_root, bench.input_dir, frozenset(facts.wanted), match, maps, ctx,
+                             ocr=opts.ocr)
+    ocr = pixelstage.OcrStats()
+    pixelstage.run_ocr(pixelstage.PixelJob(), opts.ocr, ocr)   # availability, said once
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
-        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
+        for frame, stats in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
             sink.extend_frame(frame)
+            ocr.boxes, ocr.seconds = ocr.boxes + stats.boxes, ocr.seconds + stats.seconds
     else:
-        for group in keyfacts.by_instance(stream(), facts.grouped):
-            sink.extend(judge.rows(group))
+        groups = keyfacts.by_instance(stream(), facts.grouped)
+        while unit := list(islice(groups, checkunits.UNIT_INSTANCES)):
+            rows, stats = judge.unit_rows(unit)
+            sink.extend(rows)
+            ocr.boxes, ocr.seconds = ocr.boxes + stats.boxes, ocr.seconds + stats.seconds
     clock.lap("checks")
     sink.extend(extra_rows)
     sink.extend(ctx.final_rows(facts.first_of_patient))
@@ -192,22 +197,3 @@ def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run:
     if pid_csv:
         maps.patid = {o: {n} for o, n in pid_csv.items()}
     return match, maps
-
-
-def _pixel_verdicts(ex, checks: list[Check], match: MatchResult, sources: dict[str, Path],
-                    out_root: Path, opts: ScoreOptions, ocr: pixelstage.OcrStats) -> dict[str, Verdict]:
-    """Pixel checks per instance through the executor, then one OCR batch for all crops."""
-    by_instance: dict[str, list[Check]] = defaultdict(list)
-    for c in checks:
-        if c.instance in match.pairs:
-            by_instance[c.instance].append(c)
-    items = [(by_instance[i], str(sources[i]) if i in sources else None,
-              str(out_root / match.pairs[i].file)) for i in sorted(by_instance)]
-    verdicts: dict[str, Verdict] = {}
-    job = pixelstage.PixelJob()
-    for unit in ex.map(workunits.pixel_unit, workunits.chunks(items, workunits.PIXEL_UNIT)):
-        for found, crops in unit:
-            verdicts.update(found)
-            job.crops.extend(crops)
-    verdicts.update(pixelstage.run_ocr(job, opts.ocr, ocr))
-    return verdicts

@@ -1,8 +1,8 @@
 """Work units and the executor that runs them: the seam where scoring scales out.
 
-Per-file work (the observation walk) and per-instance pixel work are cut into units (files of
-one folder, usually one series; a few instances with pixel checks) and handed to an executor's
-``map``, which returns results in submission order, so the outcome never depends on how many
+Per-file work (the slim observation walk for matching, the sources' matching features, the
+leak sweep of unclaimed outputs) is cut into units (files of one folder, usually one series)
+and handed to an executor's ``map``, which returns results in submission order, so the outcome never depends on how many
 workers ran or in which order they finished. The default is a local process pool (or inline
 for --jobs 1); any ``concurrent.futures.Executor`` factory can replace it, e.g. a Dask client's
 ``get_executor()`` for a cluster. Workers get the read-only context once, at start.
@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from midib.score.observation import Interner, OutputRecord, observe
 
 UNIT_SIZE = 64
-PIXEL_UNIT = 8
 _CONTEXT: dict[str, Any] = {}
 
 
@@ -68,17 +67,6 @@ def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
         if not rec.error:
             rows += sweep_rows(rec, None, scan, {})
     return rows
-
-
-def pixel_unit(items: list[tuple[list, Optional[str], str]]) -> list[tuple[dict, list]]:
-    """Pixel verdicts (and OCR crops) for a few instances: (checks, source path, output path)."""
-    from midib.score import pixelstage
-    out = []
-    for checks, src, dst in items:
-        job = pixelstage.PixelJob()
-        verdicts = pixelstage.instance_verdicts(checks, Path(src) if src else None, Path(dst), job)
-        out.append((verdicts, job.crops))
-    return out
 
 
 def file_units(files: list[str], size: int = UNIT_SIZE) -> list[list[str]]:

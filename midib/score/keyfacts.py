@@ -106,6 +106,13 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
 
 
 def _check(rec: dict) -> Check:
+    """A Check from a parsed key record. A record with exactly the Check's fields (every key
+    midib writes) becomes the object's attribute dict as it is: a third of the cost of
+    ``Check(**rec)``, which mattered at 300,000 checks per `small` key."""
+    if rec.keys() == _FIELDS:
+        check = object.__new__(Check)
+        check.__dict__ = rec
+        return check
     return Check(**rec) if rec.keys() <= _FIELDS else Check.from_dict(rec)
 
 

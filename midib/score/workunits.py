@@ -15,10 +15,26 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from midib.score.observation import Interner, OutputRecord, observe
+from midib.score.observation import Element, Interner, OutputRecord, observe
 
 UNIT_SIZE = 64
 _CONTEXT: dict[str, Any] = {}
+
+
+class SlimRecord(OutputRecord):
+    """An output's identifying elements in one flat tuple: the parent keeps one per output file
+    until scoring ends, so a dict of lists per record (~6 KB) became ~3 KB."""
+
+    def __init__(self, rec: OutputRecord) -> None:
+        super().__init__(file=rec.file, error=rec.error)
+        self.elements, self.uids, self.hits = _NOTHING, [], []
+        self.found = tuple((key, e) for key, found in rec.elements.items() for e in found)
+
+    def at(self, generic_key: str) -> list[Element]:
+        return [e for key, e in self.found if key == generic_key]
+
+
+_NOTHING: dict = {}
 
 
 def init_worker(root: str, wanted: frozenset[str], scan: Any) -> None:
@@ -36,12 +52,7 @@ def observe_unit(files: list[str]) -> list[OutputRecord]:
     """
     root, wanted = _CONTEXT["root"], _CONTEXT["wanted"]
     shared = Interner()
-    out = []
-    for f in files:
-        rec = observe(root / f, f, wanted, None)
-        rec.uids = []
-        out.append(shared.record(rec))
-    return out
+    return [SlimRecord(shared.record(observe(root / f, f, wanted, None))) for f in files]
 
 
 def features_unit(paths: list[str]) -> list[OutputRecord]:
@@ -49,12 +60,7 @@ def features_unit(paths: list[str]) -> list[OutputRecord]:
     from midib.score.matching import FEATURE_PATHS
     wanted = frozenset(FEATURE_PATHS)
     shared = Interner()
-    out = []
-    for p in paths:
-        rec = observe(Path(p), Path(p).name, wanted, None)
-        rec.uids = []
-        out.append(shared.record(rec))
-    return out
+    return [SlimRecord(shared.record(observe(Path(p), Path(p).name, wanted, None))) for p in paths]
 
 
 def sweep_unit(files: list[str]) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ A leaderboard scores many runs against one benchmark, and each score used to re-
 facts: the answer key's first pass (~300,000 records for `small`), the ledger's sweep index,
 dciodvfy's verdict on every source file. Those depend only on the file's bytes, so they are
 cached under the user's cache folder (``$MIDIB_CACHE_DIR``, else ``$XDG_CACHE_HOME/midib``, else
-``~/.cache/midib``), keyed by the file's resolved path, size and modification time plus the
-midib version and a kind-specific tag. ``MIDIB_CACHE_DIR=off`` disables it.
+``~/.cache/midib``), keyed by the file's resolved path, size and modification time plus a
+digest of midib's own code (a new or edited midib never reads what an older one pickled) and
+a kind-specific tag. ``MIDIB_CACHE_DIR=off`` disables it.
 
 Why not beside the benchmark: benchmarks are shared between users, and a pickle read from a
 folder someone else can write is code they can run. The user's own cache folder is trusted.
@@ -18,6 +19,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
@@ -39,9 +41,19 @@ def cache_dir() -> Optional[Path]:
     return Path(base) / "midib"
 
 
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of every module of the installed midib package (read once per process, ~5 ms)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def file_key(kind: str, *paths: Path, extra: str = "") -> str:
     """A key that changes whenever any of ``paths`` changes (path, size, mtime) or midib does."""
-    parts = [kind, __version__, extra]
+    parts = [kind, code_digest(), extra]
     for p in paths:
         st = p.stat()
         parts += [str(p.resolve()), str(st.st_size), str(st.st_mtime_ns)]

@@ -99,3 +99,16 @@ def test_scoring_with_a_warm_cache_gives_the_same_rows_without_re_reading_the_ke
     cold = pd.read_csv(tmp_path / "cold" / "results.csv")
     warm = pd.read_csv(tmp_path / "warm" / "results.csv")
     pd.testing.assert_frame_equal(cold, warm)
+
+
+def test_entries_of_another_midib_are_never_read(cache_on: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed midib (new code, same benchmark files) must recompute: an old pickle of a
+    changed structure would otherwise be read back as if it were current."""
+    src = tmp_path / "key.jsonl"
+    src.write_text("x")
+    calls, compute = counting("v")
+    cache.cached("k", (src,), compute)
+    monkeypatch.setattr(cache, "code_digest", lambda: "another midib")
+    cache.cached("k", (src,), compute)
+    assert len(calls) == 2

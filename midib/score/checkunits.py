@@ -5,9 +5,9 @@ each instance became, the identifier maps, the pixel verdicts), so the key is cu
 of consecutive instances of one series and each unit is judged where it runs: the worker
 seeks to the unit's byte range of the key file (noted during the first pass,
 :mod:`midib.score.keyfacts`), reads each instance's output file in full (the values every
-check asks about, every UID, the leak sweep's hits: :class:`Judge`), reads the pixels of
-the instances with pixel checks (one OCR batch per unit), evaluates the checks and midib's
-per-instance rules, and returns one DataFrame of rows. The parent never holds those
+check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks
+(pixel checks take the verdicts of the pixel phase, :mod:`midib.score.pixelphase`) and
+midib's per-instance rules, and returns one DataFrame of rows. The parent never holds those
 full observations, only the small ones matching needed, so its memory does not grow with the
 number of instances. Units are returned in key order (futures consumed in submission order),
 so results are the same for any --jobs. The context is set before the pool starts; forked
@@ -17,7 +17,7 @@ workers inherit it without copying it through pickles.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -28,7 +28,6 @@ from midib.score import keyfacts, workunits
 from midib.score.checks import IdMaps, Observed, evaluate
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
-from midib.score.pixelstage import PIXEL_ACTIONS, OcrStats, PixelJob, instance_verdicts, run_ocr
 from midib.score.rows import key_row
 from midib.score.sink import frame_of
 from midib.score.uids import concrete_key
@@ -45,36 +44,11 @@ class Judge:
     """Everything needed to turn one instance's checks into rows, wherever it runs."""
 
     root: Path                      # the run's output folder
-    input_dir: Path                 # the benchmark's sources (pixel checks compare with them)
     wanted: frozenset[str]          # generic paths some check, ledger entry or rule reads
     match: MatchResult              # instance -> its output's identifying record
     maps: IdMaps
     rules: Any                      # rules.InstanceRules
-    ocr: bool = True                # OCR the PHI boxes (else: uniform boxes pass, others fail)
-    precomputed: dict[str, Verdict] = field(default_factory=dict)  # this unit's pixel verdicts
-
-    def unit_rows(self, groups: list[list[Check]]) -> tuple[list[dict[str, Any]], OcrStats]:
-        """Rows of a unit's instances: pixel verdicts first (one OCR batch for the unit's boxes,
-        so crops never pile up beyond a unit), then each instance's rows."""
-        stats = OcrStats()
-        self.precomputed = self.pixel_verdicts(groups, stats)
-        try:
-            return [row for group in groups for row in self.rows(group)], stats
-        finally:
-            self.precomputed = {}
-
-    def pixel_verdicts(self, groups: list[list[Check]], stats: OcrStats) -> dict[str, Verdict]:
-        """Pixel checks of matched instances (source and output pixels read only here)."""
-        job, verdicts = PixelJob(), {}
-        for group in groups:
-            checks = [c for c in group if c.action in PIXEL_ACTIONS]
-            paired = self.match.pairs.get(group[0].instance)
-            if not checks or paired is None:
-                continue
-            src = self.input_dir / checks[0].file if checks[0].file else None
-            verdicts.update(instance_verdicts(checks, src, self.root / paired.file, job))
-        verdicts.update(run_ocr(job, self.ocr, stats))
-        return verdicts
+    precomputed: dict[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
         """Key rows then rule rows of the instance whose checks are ``group``."""
@@ -150,15 +124,17 @@ def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
     return out
 
 
-def check_unit(span: tuple[int, int]) -> tuple[pd.DataFrame, OcrStats]:
+def check_unit(span: tuple[int, int]) -> pd.DataFrame:
     """Rows of the key checks and per-instance rules of one unit's instances."""
     judge: Judge = _CONTEXT["judge"]
-    rows, stats = judge.unit_rows(list(keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True)))
-    return frame_of(rows), stats
+    rows: list[dict[str, Any]] = []
+    for group in keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True):
+        rows += judge.rows(group)
+    return frame_of(rows)
 
 
 def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,
-              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[tuple[pd.DataFrame, OcrStats]]:
+              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[pd.DataFrame]:
     """Frames of every unit, in key order, computed by ``jobs`` workers (inline for one)."""
     initargs = (str(key_path), judge)
     if factory is not None:

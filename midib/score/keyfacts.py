@@ -2,7 +2,7 @@
 
 A `small` key holds ~300,000 checks (~600 MB as objects); `midi-b` size, fifty times more.
 Scoring never needs them all at once: a first pass gathers the few facts that span checks
-(which attributes to read, the PHI boxes, what the key keeps, who each instance and patient
+(which attributes to read, the pixel checks and PHI boxes, what the key keeps, who each instance and patient
 is, for row metadata), and a second pass yields the checks of one instance at a time
 (keys are written instance by instance). A key that is not grouped by instance is read into
 memory and grouped (correct, just not flat in memory).
@@ -61,6 +61,7 @@ class KeyFacts:
     first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is
     first_of_patient: dict[str, InstanceFacts] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)                    # generic paths to read
+    pixel_checks: list[Check] = field(default_factory=list)          # judged before the units
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
     grouped: bool = True                                             # checks contiguous per instance
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # instance -> key file bytes
@@ -99,7 +100,9 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.refs.add(generic_key(expected["reference_path"]))
             facts.wanted.add(generic_key(expected["reference_path"]))
         if action in PIXEL_ACTIONS:
-            _add_boxes(facts.boxes, _check(rec))
+            c = _check(rec)
+            facts.pixel_checks.append(c)
+            _add_boxes(facts.boxes, c)
         if action in _RETAINING:
             on_retained(_check(rec))
     return facts

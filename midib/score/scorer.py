@@ -2,9 +2,9 @@
 
 Phases (timed in the summary): ``load`` (key, ledger, sweep index; cached per user),
 ``observe`` (a slim walk of every output file: what matching and the identifier maps need),
-``match``, ``checks`` (work units of the key, :mod:`midib.score.checkunits`: each instance's
-output read in full, its pixels where pixel checks exist with one OCR batch per unit, the key's
-checks and the per-instance rules), ``rules`` (leak sweep of unclaimed outputs, dates across a
+``match``, ``pixels`` (:mod:`midib.score.pixelphase`: pixels read only where pixel checks
+exist, OCR in large batches), ``checks`` (work units of the key, :mod:`midib.score.checkunits`:
+each instance's output read in full, the key's checks and the per-instance rules), ``rules`` (leak sweep of unclaimed outputs, dates across a
 patient, duplicates) and ``conformance``. Per-file and per-unit work goes through executors
 whose ``map`` keeps order, and units do not depend on --jobs, so neither do results.
 """
@@ -12,7 +12,6 @@ whose ``map`` keeps order, and units do not depend on --jobs, so neither do resu
 from __future__ import annotations
 
 import time
-from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -20,7 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 from midib import cache
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
-from midib.score import checkunits, keyfacts, pixelstage, workunits
+from midib.score import checkunits, keyfacts, pixelphase, pixelstage, workunits
 from midib.score.checks import IdMaps
 from midib.score.fingerprint import PixelFingerprint
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
@@ -134,6 +133,10 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         match, maps = _match(records, sources, facts, ledger, run, opts, reader)
         match.rejected_outputs = rejected
         clock.lap("match")
+        ocr = pixelstage.OcrStats()
+        precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
+                                                run.output_root, opts.ocr, ocr)
+        clock.lap("pixels")
         claimed = {rec.file for rec in match.pairs.values()}
         unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
         del records
@@ -142,20 +145,13 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         clock.lap("rules")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
-    judge = checkunits.Judge(run.output_root, bench.input_dir, frozenset(facts.wanted), match, maps, ctx,
-                             ocr=opts.ocr)
-    ocr = pixelstage.OcrStats()
-    pixelstage.run_ocr(pixelstage.PixelJob(), opts.ocr, ocr)   # availability, said once
+    judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
-        for frame, stats in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
+        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
             sink.extend_frame(frame)
-            ocr.boxes, ocr.seconds = ocr.boxes + stats.boxes, ocr.seconds + stats.seconds
     else:
-        groups = keyfacts.by_instance(stream(), facts.grouped)
-        while unit := list(islice(groups, checkunits.UNIT_INSTANCES)):
-            rows, stats = judge.unit_rows(unit)
-            sink.extend(rows)
-            ocr.boxes, ocr.seconds = ocr.boxes + stats.boxes, ocr.seconds + stats.seconds
+        for group in keyfacts.by_instance(stream(), facts.grouped):
+            sink.extend(judge.rows(group))
     clock.lap("checks")
     sink.extend(extra_rows)
     sink.extend(ctx.final_rows(facts.first_of_patient))

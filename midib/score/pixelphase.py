@@ -1,0 +1,61 @@
+"""The pixel phase: pixel checks judged per instance in work units, OCR in large batches.
+
+Pixel checks need the pixels of the source and of the output (:mod:`midib.score.pixelstage`)
+and, for burned-in text, tesseract. A tesseract start costs ~120 ms, so OCR is only cheap in
+large batches (≈18 ms per box for a few hundred boxes, ≈37 ms per box in per-series batches):
+the units return their crops to the parent, which OCRs them ``OCR_BATCH`` at a time as they
+arrive. Crops never pile up beyond one batch, and the verdicts (one small object per pixel
+check) are what the key units later read. Batches follow unit order, which does not depend
+on --jobs, and batched OCR equals box-by-box OCR (tests/test_score_ocr.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Optional
+
+from midib.answer_key import Check
+from midib.score import pixelstage, workunits
+from midib.score.matching import MatchResult
+from midib.score.verdict import Verdict
+
+#: instances per pixel unit, and crops per OCR batch
+PIXEL_UNIT = 8
+OCR_BATCH = 256
+
+
+def pixel_unit(items: list[tuple[list[Check], Optional[str], str]]) -> list[tuple[dict, list]]:
+    """Pixel verdicts (and OCR crops) for a few instances: (checks, source path, output path)."""
+    out = []
+    for checks, src, dst in items:
+        job = pixelstage.PixelJob()
+        verdicts = pixelstage.instance_verdicts(checks, Path(src) if src else None, Path(dst), job)
+        out.append((verdicts, job.crops))
+    return out
+
+
+def pixel_verdicts(ex: Any, checks: list[Check], match: MatchResult, input_dir: Path, out_root: Path,
+                   use_ocr: bool, stats: pixelstage.OcrStats) -> dict[str, Verdict]:
+    """Verdicts of every pixel check of a matched instance (unmatched ones fail in the key units)."""
+    by_instance: dict[str, list[Check]] = defaultdict(list)
+    for c in checks:
+        if c.instance in match.pairs:
+            by_instance[c.instance].append(c)
+    items = [(found, str(input_dir / found[0].file) if found[0].file else None,
+              str(out_root / match.pairs[i].file)) for i, found in sorted(by_instance.items())]
+    verdicts: dict[str, Verdict] = {}
+    pending = pixelstage.PixelJob()
+    pixelstage.run_ocr(pixelstage.PixelJob(), use_ocr, stats)  # availability, even with no box
+    boxes, seconds = 0, 0.0
+    for unit in ex.map(pixel_unit, workunits.chunks(items, PIXEL_UNIT)):
+        for found, crops in unit:
+            verdicts.update(found)
+            pending.crops.extend(crops)
+        if len(pending.crops) >= OCR_BATCH:
+            verdicts.update(pixelstage.run_ocr(pending, use_ocr, stats))
+            boxes, seconds = boxes + stats.boxes, seconds + stats.seconds
+            pending = pixelstage.PixelJob()
+    verdicts.update(pixelstage.run_ocr(pending, use_ocr, stats))
+    stats.boxes, stats.seconds = boxes + stats.boxes, seconds + stats.seconds
+    return verdicts

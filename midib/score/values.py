@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Any, Iterable
 
 NUMERIC_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"})
@@ -29,14 +30,31 @@ _DATE_PATTERNS = [
 ]
 
 
+#: distinct strings remembered per memoised helper: the same values (a patient's name, a
+#: series' descriptions, planted values) are compared in every instance, so a few thousand
+#: distinct strings serve hundreds of thousands of calls
+MEMO_SIZE = 1 << 14
+#: longer texts (reports, SR text) are rarely repeated and would make the memos heavy: computed
+LONG = 256
+
+
 def norm_text(value: Any) -> str:
     """Lower case, punctuation and whitespace runs collapsed to one space."""
-    return " ".join(_WORD.findall(str(value).lower()))
+    return " ".join(_words(value if type(value) is str else str(value)))
 
 
 def words(value: Any) -> list[str]:
-    """The alphanumeric words of a value, lower-cased."""
-    return _WORD.findall(str(value).lower())
+    """The alphanumeric words of a value, lower-cased (a new list: callers may change it)."""
+    return list(_words(value if type(value) is str else str(value)))
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return _words_memo(text) if len(text) <= LONG else tuple(_WORD.findall(text.lower()))
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _words_memo(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower()))
 
 
 def split_values(value: Any) -> list[str]:
@@ -53,12 +71,26 @@ def split_values(value: Any) -> list[str]:
 
 def name_components(value: Any, min_len: int = 2) -> list[str]:
     """The words of a person name (all component groups), those of at least ``min_len`` chars."""
-    return [w for w in words(str(value).replace("^", " ").replace("=", " ")) if len(w) >= min_len]
+    return list(_name_components(value if type(value) is str else str(value), min_len))
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _name_components(text: str, min_len: int) -> tuple[str, ...]:
+    return tuple(w for w in _words(text.replace("^", " ").replace("=", " ")) if len(w) >= min_len)
 
 
 def contains_words(haystack: Any, needle: Any) -> bool:
     """True if the words of ``needle`` occur consecutively, as whole words, in ``haystack``."""
-    hay, ndl = words(haystack), words(needle)
+    hay = haystack if type(haystack) is str else str(haystack)
+    ndl = needle if type(needle) is str else str(needle)
+    if len(hay) > LONG:
+        return _contains_words.__wrapped__(hay, ndl)
+    return _contains_words(hay, ndl)
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _contains_words(haystack: str, needle: str) -> bool:
+    hay, ndl = _words(haystack), _words(needle)
     if not ndl:
         return False
     n = len(ndl)
@@ -78,7 +110,13 @@ def dates_in(text: Any) -> set[dt.date]:
     ``20040119``, ``2004-01-19``, ``01/19/2004``, ``19.01.2004``, ``19-Jan-2004``,
     ``January 19, 2004`` and the date part of a DateTime ``20040119083000`` all give 2004-01-19.
     """
-    low = str(text).lower()
+    text = text if type(text) is str else str(text)
+    return set(_dates_in(text) if len(text) <= LONG else _dates_in.__wrapped__(text))
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _dates_in(text: str) -> frozenset[dt.date]:
+    low = text.lower()
     found: set[dt.date] = set()
     for pat in _DATE_PATTERNS:
         for m in pat.finditer(low):
@@ -92,12 +130,17 @@ def dates_in(text: Any) -> set[dt.date]:
             else:
                 candidates = [(int(g["m"]), int(g["d"]))]
             found.update(d for mm, dd in candidates if (d := _valid_date(y, mm, dd)))
-    return found
+    return frozenset(found)
 
 
 def dicom_date(value: Any) -> dt.date | None:
     """The date of a DA value or the date part of a DT value, or None if it is not one."""
-    digits = str(value).strip()[:8]
+    return _dicom_date(value if type(value) is str else str(value))
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _dicom_date(text: str) -> dt.date | None:
+    digits = text.strip()[:8]
     if len(digits) == 8 and digits.isdigit():
         return _valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Hashable, Optional
 
 from midib.answer_key import Check
 from midib.score.observation import Element, OutputRecord
@@ -28,19 +28,30 @@ class IdMaps:
     source: str = "derived"          # "mapping" when read from the run's CSVs
 
 
-@dataclass
 class Observed:
-    """What the matched output held for one check."""
+    """What the matched output held for one check.
 
-    elements: list[Element]                      # at the check's path (empty: absent)
-    record: Optional[OutputRecord] = None        # the whole output record (None: unmatched)
-    maps: IdMaps = field(default_factory=IdMaps)
-    precomputed: Optional[Verdict] = None        # pixel verdicts computed in batch
-    lookup: Callable[[str], Optional[OutputRecord]] = lambda instance: None  # other instances
+    A plain class with slots, not a dataclass: one is built per check (~300,000 for ``small``),
+    and ``values`` is read several times by a check, so it is computed once, on first use.
+    """
+
+    __slots__ = ("elements", "record", "maps", "precomputed", "lookup", "_values")
+
+    def __init__(self, elements: list[Element], record: Optional[OutputRecord] = None,
+                 maps: Optional[IdMaps] = None, precomputed: Optional[Verdict] = None,
+                 lookup: Optional[Callable[[str], Optional[OutputRecord]]] = None) -> None:
+        self.elements = elements                  # at the check's path (empty: absent)
+        self.record = record                      # the whole output record (None: unmatched)
+        self.maps = maps if maps is not None else IdMaps()
+        self.precomputed = precomputed            # pixel verdicts computed in batch
+        self.lookup = lookup if lookup is not None else _no_lookup   # other instances
+        self._values: Optional[list[str]] = None
 
     @property
     def values(self) -> list[str]:
-        return [v for e in self.elements for v in e.values]
+        if self._values is None:
+            self._values = [v for e in self.elements for v in e.values]
+        return self._values
 
     @property
     def vr(self) -> Optional[str]:
@@ -49,6 +60,10 @@ class Observed:
     def shown(self) -> str:
         """The observed values as one line for the results table."""
         return "\\".join(self.values)[:500]
+
+
+def _no_lookup(instance: str) -> Optional[OutputRecord]:
+    return None
 
 
 CheckFunction = Callable[[Check, Observed], Verdict]
@@ -75,14 +90,99 @@ def load_families() -> dict[str, CheckFunction]:
 
 
 def evaluate(check: Check, observed: Observed) -> Verdict:
-    """Run the check of ``check.action``; unknown actions and exceptions become failures."""
+    """Run the check of ``check.action``; unknown actions and exceptions become failures.
+
+    Verdicts of the pure actions are memoised (see :func:`memo_key`): the same expectation
+    meets the same observed values in every instance of a series, and a hit costs a dict look-up
+    instead of a comparison by VR.
+    """
+    fn = (REGISTRY if _LOADED else load_families()).get(check.action)
+    if fn is None:
+        return Verdict.fail(f"unknown action {check.action!r}: no check registered")
+    try:
+        key = memo_key(check, observed, fn)
+        found = _MEMO.get(key) if key is not None else None
+    except (TypeError, IndexError, AttributeError):  # unhashable or odd shapes: compute instead
+        key = None
+    if key is None:
+        return _run(fn, check, observed)
+    if found is None:
+        if len(_MEMO) >= MEMO_SIZE:
+            _MEMO.clear()
+        found = _MEMO[key] = _run(fn, check, observed)
+    return found
+
+
+def evaluate_uncached(check: Check, observed: Observed) -> Verdict:
+    """:func:`evaluate` without the memo (the reference the memo is tested against)."""
     fn = load_families().get(check.action)
     if fn is None:
         return Verdict.fail(f"unknown action {check.action!r}: no check registered")
+    return _run(fn, check, observed)
+
+
+def _run(fn: CheckFunction, check: Check, observed: Observed) -> Verdict:
     try:
         return fn(check, observed)
     except Exception as e:  # a broken check must fail visibly, never vanish
         return Verdict.fail(f"check raised {type(e).__name__}: {e}", observed.shown())
+
+
+#: actions whose verdict depends only on the action, ``expected``, ``hipaa_class`` and the
+#: observed elements' VRs and values (not on the record, the maps, other instances or pixels)
+PURE_ACTIONS = frozenset({"text_removed", "text_retained", "tag_retained", "text_notnull",
+                          "text_cleaned", "date_shifted", "uid_changed"})
+MEMO_SIZE = 50_000  # ~20 MB at most; checks stream series by series, so a clear costs little
+_MEMO: dict[Hashable, Verdict] = {}
+
+
+def memo_key(check: Check, observed: Observed, fn: Optional[CheckFunction] = None) -> Optional[Hashable]:
+    """Everything a pure check reads, as a hashable key; None when the verdict must be computed.
+
+    A file-name check (text_removed without a path) reads the record's file name: never memoised.
+    Element paths are left out on purpose: no pure check reads them. ``fn`` (the registered
+    function) is part of the key, so re-registering an action never returns stale verdicts.
+    """
+    action = check.action
+    if action not in PURE_ACTIONS or check.path is None:
+        return None
+    exp = check.expected
+    if type(exp) is dict and len(exp) == 1 and type(exp.get("value")) is str:
+        frozen: Hashable = exp["value"]
+    else:
+        frozen = _freeze(exp)
+        if frozen is None:
+            return None
+    els = observed.elements
+    if len(els) == 1:  # the common case, without building a list
+        e = els[0]
+        return (fn, action, check.hipaa_class, frozen, ((e[1], e[2]),))
+    return (fn, action, check.hipaa_class, frozen, tuple([(e[1], e[2]) for e in els]))
+
+
+def _freeze(value: Any) -> Optional[Hashable]:
+    """A hashable, type-preserving image of a JSON value (None if it holds something else)."""
+    if isinstance(value, dict):
+        items = []
+        for k in sorted(value):
+            v = _freeze(value[k])
+            if v is None and value[k] is not None:
+                return None
+            items.append((k, v))
+        return ("d", tuple(items))
+    if isinstance(value, (list, tuple)):
+        items = [_freeze(v) for v in value]
+        if any(f is None and v is not None for f, v in zip(items, value)):
+            return None
+        return ("l", tuple(items))
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return (type(value).__name__, value)
+    return None
+
+
+def clear_memo() -> None:
+    """Forget every memoised verdict (tests; a new scoring run need not, keys are complete)."""
+    _MEMO.clear()
 
 
 def name_vr(check: Check, observed: Observed) -> Optional[str]:

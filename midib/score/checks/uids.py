@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from midib.answer_key import Check
 from midib.score.checks import Observed, register
@@ -11,9 +12,11 @@ from midib.score.verdict import Verdict
 _UID = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$")
 
 
+@lru_cache(maxsize=1 << 14)
 def uid_problem(uid: str) -> str:
     """Why ``uid`` is not a valid DICOM UID ('' if it is): <= 64 chars, digits and dots, no
-    leading zeros in a component (PS3.5 9.1)."""
+    leading zeros in a component (PS3.5 9.1). Memoised: every instance of a series repeats its
+    study, series and frame-of-reference UIDs."""
     if not uid:
         return "empty UID"
     if len(uid) > 64:

@@ -63,11 +63,39 @@ def prepare(work: Path, preset: str) -> Path:
     return bench
 
 
+def memory_slope(work: Path, presets: list[str], jobs: int) -> None:
+    """Peak RSS of the scorer (parent, warm cache, header checks) per preset, and its growth per
+    instance between the smallest and the largest: what flat-in-instances has to mean here."""
+    cache = Path(tempfile.mkdtemp(prefix="midib-bench-cache-"))
+    seen: list[tuple[int, float]] = []
+    print(f"\nmemory by benchmark size (identity run, --no-ocr --no-conformance, --jobs {jobs}, warm cache)")
+    for preset in presets:
+        bench = work / f"bench-{preset}"
+        if not (bench / "benchmark.json").is_file():
+            subprocess.run(MIDIB + ["generate", str(bench), "--preset", preset, "--seed", "0"], check=True)
+        run = work / f"mem-run-{preset}"
+        if not (run / "run.json").is_file():
+            subprocess.run(MIDIB + ["run", str(bench), "--tool", "identity", "--out", str(run), "--force"],
+                           check=True, stdout=subprocess.DEVNULL)
+        n = sum(1 for p in (run / "output").rglob("*") if p.is_file())
+        args = ["score", str(bench), str(run), "--out", str(work / f"mem-score-{preset}"), "--jobs", str(jobs),
+                "--no-ocr", "--no-conformance"]
+        sh(args, cache)                      # fills the cache
+        _, peak, worker = sh(args, cache)
+        seen.append((n, peak))
+        print(f"  {preset:7s} {n:6d} instances: parent peak {peak:4.0f} MB, largest worker {worker:4.0f} MB")
+    if len(seen) > 1 and seen[-1][0] > seen[0][0]:
+        (n0, p0), (n1, p1) = seen[0], seen[-1]
+        print(f"  growth: {(p1 - p0) * 1024 / (n1 - n0):.1f} KB per instance")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="small")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "midib-bench-score")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--memory-presets", default="mini,small",
+                    help="presets whose scoring peak memory is compared ('' to skip)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     bench = prepare(args.work, args.preset)
@@ -92,6 +120,9 @@ def main() -> None:
                   f"  x{wall / f_sec:4.1f} floor  peak {peak:4.0f} MB (worker {worker:4.0f} MB)"
                   f"  {summary['overall']['percent']:.2f}%"
                   f"\n      phases: {phases}")
+
+    if args.memory_presets:
+        memory_slope(args.work, args.memory_presets.split(","), args.jobs)
 
 
 if __name__ == "__main__":

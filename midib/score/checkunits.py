@@ -7,7 +7,7 @@ seeks to the unit's byte range of the key file (noted during the first pass,
 :mod:`midib.score.keyfacts`), reads each instance's output file in full (the values every
 check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks
 (pixel checks take the verdicts of the pixel phase, :mod:`midib.score.pixelphase`) and
-midib's per-instance rules, and returns one DataFrame of rows. The parent never holds those
+midib's per-instance rules, and returns one Arrow table of rows. The parent never holds those
 full observations, only the small ones matching needed, so its memory does not grow with the
 number of instances. Units are returned in key order (futures consumed in submission order),
 so results are the same for any --jobs. The context is set before the pool starts; forked
@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import pandas as pd
+import pyarrow as pa
 
 from midib.answer_key import Check
 from midib.score import keyfacts, workunits
@@ -29,7 +29,7 @@ from midib.score.checks import IdMaps, Observed, evaluate
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
 from midib.score.rows import key_row
-from midib.score.sink import frame_of
+from midib.score.sink import table_of
 from midib.score.uids import concrete_key
 from midib.score.values import words
 from midib.score.verdict import Verdict
@@ -124,17 +124,17 @@ def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
     return out
 
 
-def check_unit(span: tuple[int, int]) -> pd.DataFrame:
+def check_unit(span: tuple[int, int]) -> pa.Table:
     """Rows of the key checks and per-instance rules of one unit's instances."""
     judge: Judge = _CONTEXT["judge"]
     rows: list[dict[str, Any]] = []
     for group in keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True):
         rows += judge.rows(group)
-    return frame_of(rows)
+    return table_of(rows)
 
 
 def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,
-              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[pd.DataFrame]:
+              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[pa.Table]:
     """Frames of every unit, in key order, computed by ``jobs`` workers (inline for one)."""
     initargs = (str(key_path), judge)
     if factory is not None:

@@ -9,6 +9,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Optional
 
 from midib.answer_key import Check, read_key, read_key_header
@@ -177,13 +178,14 @@ def ledger_facts(bench: Benchmark, sweeper) -> LedgerFacts:
             sweeper.add_entry(LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d))
         if not path or not value or role != "phi":
             continue
-        key = concrete_key(path)
+        # interned: a series' UIDs, a patient's ID and dates repeat in every instance's entries
+        key, instance = concrete_key(path), intern(d["instance"])
         if vr == "UI" or get("channel") == "uid" or str(get("kind", "")).endswith("_uid"):
-            facts.uids.setdefault(d["instance"], []).append((key, value.strip()))
+            facts.uids.setdefault(instance, []).append((key, intern(value.strip())))
         elif key == PATIENT_ID:
-            facts.patids.setdefault(d["instance"], []).append((key, value.strip()))
+            facts.patids.setdefault(instance, []).append((key, intern(value.strip())))
         elif vr in ("DA", "DT") and dicom_date(value):
-            facts.dates.setdefault(d["instance"], []).append((key, value, d["patient_id"]))
+            facts.dates.setdefault(instance, []).append((key, intern(value), intern(d["patient_id"])))
         else:
             continue
         facts.paths.add(path)

@@ -47,8 +47,18 @@ class InstanceFacts(NamedTuple):
     modality: str
 
 
+class PixelCheck(NamedTuple):
+    """What the pixel phase reads of a pixel check (a third of a :class:`Check`'s memory)."""
+
+    id: str
+    instance: str
+    file: str
+    action: str
+    expected: dict
+
+
 def instance_facts(rec: dict) -> InstanceFacts:
-    return InstanceFacts(rec["instance"], rec.get("file") or "", intern(rec.get("patient_id") or ""),
+    return InstanceFacts(intern(rec["instance"]), rec.get("file") or "", intern(rec.get("patient_id") or ""),
                          intern(rec.get("study_uid") or ""), intern(rec.get("series_uid") or ""),
                          intern(rec.get("modality") or ""))
 
@@ -61,7 +71,7 @@ class KeyFacts:
     first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is
     first_of_patient: dict[str, InstanceFacts] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)                    # generic paths to read
-    pixel_checks: list[Check] = field(default_factory=list)          # judged before the units
+    pixel_checks: list[PixelCheck] = field(default_factory=list)     # judged before the units
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
     grouped: bool = True                                             # checks contiguous per instance
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # instance -> key file bytes
@@ -101,7 +111,7 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.wanted.add(generic_key(expected["reference_path"]))
         if action in PIXEL_ACTIONS:
             c = _check(rec)
-            facts.pixel_checks.append(c)
+            facts.pixel_checks.append(PixelCheck(c.id, intern(c.instance), c.file, c.action, c.expected))
             _add_boxes(facts.boxes, c)
         if action in _RETAINING:
             on_retained(_check(rec))
@@ -166,7 +176,7 @@ def raw_records(path: Path, spans: Optional[dict[str, tuple[int, int]]] = None) 
                 continue
             rec = _parse(line, path, lineno)
             if spans is not None:
-                inst = rec["instance"]
+                inst = intern(rec["instance"])  # one copy shared with facts.first and the ledger's
                 spans[inst] = (spans[inst][0] if inst in spans else start, offset)
             yield rec
 

@@ -28,8 +28,7 @@ from midib.score import keyfacts, workunits
 from midib.score.checks import IdMaps, Observed, evaluate
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
-from midib.score.rows import key_row
-from midib.score.sink import table_of
+from midib.score.rows import RowBatch
 from midib.score.uids import concrete_key
 from midib.score.values import words
 from midib.score.verdict import Verdict
@@ -51,15 +50,21 @@ class Judge:
     precomputed: dict[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
-        """Key rows then rule rows of the instance whose checks are ``group``."""
+        """Key rows then rule rows of the instance whose checks are ``group``, as dicts."""
+        batch = RowBatch()
+        self.add(group, batch)
+        return batch.rows()
+
+    def add(self, group: list[Check], batch: RowBatch) -> None:
+        """Add the key rows then the rule rows of the instance whose checks are ``group``."""
         group = reconcile_cleaned(group)
         paired = self.match.pairs.get(group[0].instance)
         rec = self.observe(paired.file) if paired is not None else None
-        out_file = rec.file if rec is not None else ""
-        key_rows = [key_row(c, self.verdict(c, rec), out_file) for c in group]
-        if rec is None:
-            return key_rows
-        return key_rows + self.rules.rows_for(group, key_rows, rec)
+        verdicts = [self.verdict(c, rec) for c in group]
+        batch.add_keys(group, verdicts, rec.file if rec is not None else "")
+        if rec is not None:
+            failed = {c.action for c, v in zip(group, verdicts) if not v.passed}
+            batch.extend(self.rules.rows_for(group, failed, rec))
 
     def observe(self, rel: str) -> OutputRecord:
         """The output file read in full: wanted values, UIDs and the sweep's hits."""
@@ -88,6 +93,8 @@ def reconcile_cleaned(checks: list[Check]) -> list[Check]:
     """Free text holding several PHI fragments gets one text_cleaned check per fragment, each
     listing the other fragments as words to keep; a word some check wants removed from the same
     element cannot also be required, so it is dropped from the ``retained`` lists."""
+    if not any(c.action == "text_cleaned" for c in checks):
+        return checks
     removed: dict[tuple[str, str], set[str]] = defaultdict(set)
     for c in checks:
         if c.path and c.action in ("text_cleaned", "text_removed"):
@@ -127,10 +134,10 @@ def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
 def check_unit(span: tuple[int, int]) -> pa.Table:
     """Rows of the key checks and per-instance rules of one unit's instances."""
     judge: Judge = _CONTEXT["judge"]
-    rows: list[dict[str, Any]] = []
+    batch = RowBatch()
     for group in keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True):
-        rows += judge.rows(group)
-    return table_of(rows)
+        judge.add(group, batch)
+    return batch.table()
 
 
 def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,

@@ -158,6 +158,11 @@ class RowBatch:
             for target, value in zip(lists, values):
                 target.append(value)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as dicts (the in-process, one-instance-at-a-time path)."""
+        names = list(self.columns)
+        return [dict(zip(names, values)) for values in zip(*self.columns.values())]
+
     def table(self) -> pa.Table:
         """The rows as an Arrow table with the documented schema."""
         return table_of_columns(self.columns)

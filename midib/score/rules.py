@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from midib.answer_key import Check
 from midib.score import deid
@@ -37,10 +37,9 @@ class InstanceRules:
     ledger: Any                                   # inputs.LedgerFacts
     swept: set[str] = field(default_factory=set)  # output files already swept (this process)
 
-    def rows_for(self, group: list[Check], key_rows: list[dict[str, Any]],
-                 rec: OutputRecord) -> list[dict[str, Any]]:
-        """UID, sweep and deid rows of the instance whose checks are ``group``, from ``rec``,
-        the full observation of its matched output."""
+    def rows_for(self, group: list[Check], failed: set[str], rec: OutputRecord) -> list[dict[str, Any]]:
+        """UID, sweep and deid rows of the instance whose checks are ``group`` (``failed``: the
+        actions of its failed checks), from ``rec``, the full observation of its output."""
         inst = group[0].instance
         if rec.file in self.swept:
             return []
@@ -48,8 +47,7 @@ class InstanceRules:
         replaced = {concrete_key(c.path) for c in group if c.path and c.action in _UID_ACTIONS}
         rows = instance_uid_rows(inst, rec, group[0], self.ledger.uids.get(inst, []), self.maps,
                                  self.reverse, replaced)
-        rows += sweep_rows(rec, group[0], self.sweeper, _checked(group))
-        failed = {r["action"] for r in key_rows if not r["passed"]}
+        rows += sweep_rows(rec, group[0], self.sweeper, lambda: _checked(group))
         if (row := deid_row(inst, rec, group[0], failed)) is not None:
             rows.append(row)
         return rows
@@ -79,11 +77,17 @@ def _checked(group: list[Check]) -> dict[str, list[str]]:
 
 
 def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
-               checked: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """One failed row per PHI value found where the key does not already judge it."""
+               checked: dict[str, list[str]] | Callable[[], dict[str, list[str]]]) -> list[dict[str, Any]]:
+    """One failed row per PHI value found where the key does not already judge it
+    (``checked`` may be a function: most outputs of a good tool have no hit to compare)."""
     patient = like.patient_id if like else None
+    found = relevant_hits(rec.hits + scan_file_name(sweeper, rec.file), sweeper, patient)
+    if not found:
+        return []
+    if callable(checked):
+        checked = checked()
     rows = []
-    for nid, where, text in relevant_hits(rec.hits + scan_file_name(sweeper, rec.file), sweeper, patient):
+    for nid, where, text in found:
         needle = sweeper.needles[nid]
         if like is not None and covered(needle, checked.get(where, [])):
             continue

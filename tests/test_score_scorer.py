@@ -308,3 +308,24 @@ def test_links_inside_the_submission_are_followed(bench: Path, tmp_path: Path) -
     files[0].symlink_to(target)
     _, result = score(bench, run)
     assert not result.match.rejected_outputs
+
+
+def test_an_output_that_changes_after_matching_fails_instead_of_passing_as_empty(
+        bench: Path, tmp_path: Path, monkeypatch) -> None:
+    """Outputs are read twice (slim for matching, in full where judged): a file replaced by junk
+    in between must fail its checks with the reason, never pass removal checks as 'absent'."""
+    from midib.score import scorer
+    run = make_run(bench, tmp_path / "changing", None)
+    real_match = scorer._match
+
+    def match_then_spoil(records, *args, **kw):
+        found = real_match(records, *args, **kw)
+        victim = sorted(rec.file for rec in found[0].pairs.values())[0]
+        (run / victim).write_bytes(b"not DICOM any more")
+        return found
+    monkeypatch.setattr(scorer, "_match", match_then_spoil)
+    rows, _ = score(bench, run)
+    key = rows[rows.source == "key"]
+    spoiled = key[key.reason.str.contains("could not be read again", na=False)]
+    assert len(spoiled) > 0 and not spoiled.passed.any()
+    assert spoiled.output_file.nunique() == 1

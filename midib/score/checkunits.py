@@ -73,6 +73,8 @@ class Judge:
     def verdict(self, check: Check, rec: Optional[OutputRecord]) -> Verdict:
         if rec is None:
             return Verdict.fail("no output matched")
+        if rec.error:  # read fine for matching, not now (changed or removed meanwhile): never a pass
+            return Verdict.fail(f"output {rec.file} could not be read again: {rec.error}")
         observed = Observed(elements_for(check, rec), rec, self.maps, self.precomputed.get(check.id),
                             lookup=self.match.pairs.get)
         return evaluate(check, observed)

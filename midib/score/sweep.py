@@ -45,7 +45,7 @@ _DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN"
 _SKIP_KINDS = ("time", "age", "sex", "weight", "size", "height", "geometry")
 
 
-MEMO_SIZE = 100_000
+MEMO_SIZE = 20_000
 
 
 @dataclass

@@ -132,7 +132,7 @@ def _run(fn: CheckFunction, check: Check, observed: Observed) -> Verdict:
 #: observed elements' VRs and values (not on the record, the maps, other instances or pixels)
 PURE_ACTIONS = frozenset({"text_removed", "text_retained", "tag_retained", "text_notnull",
                           "text_cleaned", "date_shifted", "uid_changed"})
-MEMO_SIZE = 50_000  # ~20 MB at most; checks stream series by series, so a clear costs little
+MEMO_SIZE = 10_000  # ~4 MB at most; checks stream series by series, so a clear costs little
 _MEMO: dict[Hashable, Verdict] = {}
 
 

@@ -329,3 +329,21 @@ def test_an_output_that_changes_after_matching_fails_instead_of_passing_as_empty
     spoiled = key[key.reason.str.contains("could not be read again", na=False)]
     assert len(spoiled) > 0 and not spoiled.passed.any()
     assert spoiled.output_file.nunique() == 1
+
+
+def test_sources_read_for_content_matching_are_cached_and_give_the_same_pairs(
+        bench: Path, tmp_path: Path, monkeypatch) -> None:
+    """A tool that renames every SOP instance is matched on content: the sources' features are
+    read once, cached for the user, and the second score pairs exactly as the first."""
+    from midib.score import workunits
+    monkeypatch.setenv("MIDIB_CACHE_DIR", str(tmp_path / "cache"))
+    run = make_run(bench, tmp_path / "renamed", deidentify)
+    first_rows, first = score(bench, run)
+    assert set(first.match.method.values()) <= {"content", "content+pixels"} and first.match.pairs
+
+    def must_not_read(paths):
+        raise AssertionError("sources read again despite a warm cache")
+    monkeypatch.setattr(workunits, "features_unit", must_not_read)
+    second_rows, second = score(bench, run)
+    assert {i: r.file for i, r in second.match.pairs.items()} == {i: r.file for i, r in first.match.pairs.items()}
+    pd.testing.assert_frame_equal(first_rows, second_rows)

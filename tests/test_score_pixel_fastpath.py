@@ -249,3 +249,19 @@ def test_overlay_verdicts_match(ct: Dataset, tmp_path: Path, monkeypatch, drawn:
 def test_ocr_crops_identical_both_ways(ct: Dataset, tmp_path: Path, monkeypatch) -> None:
     hidden = [check("pixels_hidden", {"box": BOX, "frame": 0, "text": "DOE"}, "h"), retained()]
     judge(ct, copy.deepcopy(ct), tmp_path, hidden, monkeypatch)
+
+
+def test_pixels_changed_everywhere_are_left_to_the_decoding_path(ct: Dataset, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locating every changed byte costs ~30x its size in indexes: beyond MAX_CHANGED_WORDS the
+    raw comparison steps aside (None) and the verdict is the decoding path's, unchanged."""
+    out = edit(ct, lambda a: a.__setitem__(slice(None), a + 1))      # every pixel changed
+    paths = [tmp_path / "a.dcm", tmp_path / "b.dcm"]
+    ct.save_as(paths[0], enforce_file_format=True)
+    out.save_as(paths[1], enforce_file_format=True)
+    src, dst = (rawpixels.scan(p) for p in paths)
+    assert rawpixels.changed_pixels(src, dst) is not None          # small enough to locate
+    monkeypatch.setattr(rawpixels, "MAX_CHANGED_WORDS", 16)
+    assert rawpixels.changed_pixels(src, dst) is None
+    verdicts = judge(ct, out, tmp_path, [retained()], monkeypatch)
+    assert "SSIM" in verdicts["keep"].observed   # judged by decoding (a +1 shift is near-lossless)

@@ -191,3 +191,23 @@ def test_boxes_on_one_frame_decode_it_once(ct: Dataset, tmp_path, monkeypatch) -
     for (cid, crop, box, text), b in zip(job.crops, boxes):
         x0, y0, x1, y1 = box
         assert np.array_equal(crop[y0:y1, x0:x1], arr[b[1]:b[3], b[0]:b[2]]) and text == "DOE"
+
+
+def test_ssim_in_strips_equals_ssim_of_the_whole_frame(monkeypatch) -> None:
+    """Large frames are compared strip by strip to bound memory: same figures as in one go."""
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 4096, size=(700, 300)).astype(np.uint16)
+    out = src.copy()
+    out[100:400, 50:120] = rng.integers(0, 4096, size=(300, 70))     # damage crossing strips
+    out = np.clip(out.astype(np.int32) + rng.integers(-3, 4, size=out.shape), 0, 4095).astype(np.uint16)
+    mask = pixels.outside_mask(src.shape, [[200, 600, 260, 650]])
+    monkeypatch.setattr(pixels, "STRIP_ROWS", 128)
+    mean, damaged = pixels.frame_similarity(src, out, mask)
+    a, b = src.astype(np.float64), out.astype(np.float64)
+    b[~mask] = a[~mask]
+    _, local = structural_similarity(a, b, data_range=float(a.max() - a.min()), win_size=7, full=True)
+    assert mean == pytest.approx(float(local[mask].mean()), abs=1e-9)
+    assert damaged == pytest.approx(float((local[mask] < pixels.LOCAL_SSIM_FLOOR).mean()), abs=1e-9)
+    assert 0 < damaged < 1

@@ -117,15 +117,39 @@ def frame_similarity(src: np.ndarray, out: np.ndarray, mask: np.ndarray) -> tupl
     if win < 3:
         return (1.0 if np.array_equal(a, b) else 0.0), 0.0
     win -= 1 - win % 2  # odd window size
+    total, count, damaged = 0.0, 0, 0
+    for local, inside in _local_ssim_strips(a, b, mask, data_range, win):
+        values = local[inside]
+        total, count = total + float(values.sum()), count + values.size
+        damaged += int((values < LOCAL_SSIM_FLOOR).sum())
+    if count == 0:
+        return 1.0, 0.0
+    return total / count, damaged / count
+
+
+#: rows of a frame whose local SSIM map is computed at once: a 5-megapixel mammogram in one go
+#: needed ~400 MB of float64 temporaries, in 256-row strips ~60 MB
+STRIP_ROWS = 256
+
+
+def _local_ssim_strips(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: float,
+                       win: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(local SSIM, mask) strip by strip. Each strip is computed with ``win`` rows of real
+    neighbours above and below, then trimmed, so every window sees the same pixels as on the
+    whole frame: the values equal the whole-frame map (up to float rounding)."""
     # imported here: it pulls in scipy (~0.25 s in every scoring worker), and runs whose pixel
     # data is byte-identical or only blacked out in boxes never need SSIM
     from skimage.metrics import structural_similarity
 
-    _, local = structural_similarity(a, b, data_range=data_range, win_size=win, full=True)
-    values = local[mask]
-    if values.size == 0:
-        return 1.0, 0.0
-    return float(values.mean()), float((values < LOCAL_SSIM_FLOOR).mean())
+    height = a.shape[0]
+    if height <= STRIP_ROWS + 2 * win:
+        yield structural_similarity(a, b, data_range=data_range, win_size=win, full=True)[1], mask
+        return
+    for r0 in range(0, height, STRIP_ROWS):
+        r1 = min(r0 + STRIP_ROWS, height)
+        lo, hi = max(r0 - win, 0), min(r1 + win, height)
+        _, local = structural_similarity(a[lo:hi], b[lo:hi], data_range=data_range, win_size=win, full=True)
+        yield local[r0 - lo:r1 - lo], mask[r0:r1]
 
 
 def changed_outside(a: np.ndarray, b: np.ndarray, boxes: list[list[int]]) -> bool:

@@ -140,9 +140,6 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         claimed = {rec.file for rec in match.pairs.values()}
         unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
         del records
-        extra_rows = [row for unit in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE))
-                      for row in unit]
-        clock.lap("rules")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
     judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed)
@@ -153,7 +150,10 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         for group in keyfacts.by_instance(stream(), facts.grouped):
             sink.extend(judge.rows(group))
     clock.lap("checks")
-    sink.extend(extra_rows)
+    if unclaimed:  # outputs no source claimed: swept unit by unit, rows streamed to the sink
+        with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
+            for rows in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE)):
+                sink.extend(rows)
     sink.extend(ctx.final_rows(facts.first_of_patient))
     clock.lap("rules")
     conformance, conf_rows = conformance_rows(match, sources, run.output_root, facts.first,

@@ -138,13 +138,6 @@ def read_mapping(path: Path) -> dict[str, str]:
 _LEDGER_FIELDS = frozenset(LedgerEntry.__dataclass_fields__)
 
 
-def fast_ledger(path: Path):
-    """:func:`midib.ledger.read_ledger` without its per-record field filtering when a record
-    holds only known fields (the usual case: a `small` ledger has 250,000 entries)."""
-    for rec in read_jsonl(path, LEDGER_FORMAT, LEDGER_VERSION):
-        yield LedgerEntry(**rec) if rec.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(rec)
-
-
 @dataclass
 class LedgerFacts:
     """What scoring needs from the ledger, gathered in one streaming pass (entries not kept)."""

@@ -252,12 +252,6 @@ def _fast(tag: int, raw: Any, encoding: Optional[str]) -> tuple[Optional[str], O
     return vr, tuple(v.strip() for v in text.split("\\"))
 
 
-def _deferred(ds: Dataset, tag: int) -> bool:
-    """True for a large value pydicom deferred: binary blobs are not read just to be skipped."""
-    raw = ds.get_item(tag)
-    return getattr(raw, "value", 0) is None and getattr(raw, "length", 0) > DEFER
-
-
 def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     """String values of an element; binary data is decoded only if it looks like text."""
     if value is None:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from midib.answer_key import read_key
-from midib.benchmark import Benchmark
 from midib.errors import MidibError
-from midib.keys.midi_b import write_midi_b_key
 
 HELP = "Write a midib benchmark's answer key in the official MIDI-B SQLite format."
 FORMATS = ("midi-b",)
@@ -27,6 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from midib.answer_key import read_key  # here, not at import: the CLI builds every parser
+    from midib.benchmark import Benchmark
+    from midib.keys.midi_b import write_midi_b_key
+
     if args.format not in FORMATS:
         raise MidibError(f"unknown key format {args.format!r}; valid: {', '.join(FORMATS)}")
     bench = Benchmark.open(args.bench)

@@ -11,14 +11,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from midib import __version__
-from midib.answer_key import write_key
-from midib.benchmark import Benchmark
 from midib.errors import MidibError
-from midib.keys.mapping_csv import read_mapping, write_mapping
-from midib.keys.midi_b_read import ledger_from_checks, read_midi_b_key
-from midib.keys.profile import load_profile
-from midib.ledger import write_ledger
 
 HELP = "Turn an official MIDI-B answer key (SQLite) into a midib benchmark folder."
 
@@ -32,6 +25,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: the MIDI-B reader brings pandas (~100 MB), and the CLI builds every
+    # command's parser on each call, `midib score` included
+    from midib import __version__
+    from midib.answer_key import write_key
+    from midib.benchmark import Benchmark
+    from midib.keys.mapping_csv import read_mapping, write_mapping
+    from midib.keys.midi_b_read import ledger_from_checks, read_midi_b_key
+    from midib.keys.profile import load_profile
+    from midib.ledger import write_ledger
+
     bench = Benchmark(args.out)
     _prepare(bench.root, args.force)
     mappings = {name: read_mapping(p) for name, p in

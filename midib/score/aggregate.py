@@ -9,11 +9,12 @@ same four numbers everywhere; ``per_patient`` feeds bootstrap intervals in repor
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from midib.score.sink import Tally
+
+if TYPE_CHECKING:  # only the midi-b formula needs pandas: not imported by every score
+    import pandas as pd
 
 WEIGHTS = {"hipaa": 70.0, "dicom": 20.0, "best_practice": 10.0}
 
@@ -43,7 +44,7 @@ def summarize(tally: Tally) -> dict[str, Any]:
     return out
 
 
-def midi_b_overall(df: pd.DataFrame, series_mode: bool) -> dict[str, Any]:
+def midi_b_overall(df: "pd.DataFrame", series_mode: bool) -> dict[str, Any]:
     """The official MIDI-B aggregate, computed by midib.keys.midi_b_formula (same rows)."""
     try:
         from midib.keys.midi_b_formula import midi_b_score

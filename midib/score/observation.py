@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,6 +36,10 @@ SKIP_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 DEFER = 64 * 1024
 #: files at least this large are mapped, not read: their pixel data is never touched
 MAP_SIZE = 1024 * 1024
+#: binary blobs (OB/UN: private blocks, encapsulated documents) up to this size are swept for
+#: the text they hide; larger ones are not read (pixel data never is)
+BLOB_SWEEP_MAX = 16 * 1024 * 1024
+_TEXT_RUN = re.compile(rb"[\x20-\x7e\xc0-\xff]{4,}")
 
 
 class Element(NamedTuple):
@@ -118,6 +123,8 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
             record.error = "not a DICOM dataset (no identifying or pixel elements)"
             return record
         try:
+            if scan is not None:
+                sweep_meta(ds, scan, record)
             walk_dataset(ds, "", "", wanted, scan, record)
         except Exception as e:
             record.error = f"cannot walk {rel}: {type(e).__name__}: {e}"
@@ -173,18 +180,24 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
             if generic + _step(ds, tag, cache) not in wanted:
                 continue
             vr, values = None, None
+        blob: Any = getattr(raw, "value", None)
         if vr is None:
             if (getattr(raw, "value", 0) is None and getattr(raw, "length", 0) > DEFER
                     and getattr(raw, "VR", None) not in ("SQ", None)):
-                continue  # a large deferred blob: not read just to be skipped (sequences are)
+                # a large deferred value: read only when it is a blob the sweep reads for text
+                if scan is not None and raw.VR in BINARY_TEXTLIKE and raw.length <= BLOB_SWEEP_MAX:
+                    _sweep_blob(scan, record, concrete + _step(ds, tag, cache), raw.VR, ds[tag].value)
+                continue
             elem = ds[tag]
-            vr = elem.VR
+            vr, blob = elem.VR, elem.value
             if vr == "SQ":
                 _sequence(ds, tag, elem.value or [], concrete, generic, wanted, scan, record,
                           encoding, cache)
                 continue
             values = _values(vr, elem.value)
         if values is None:
+            if scan is not None and vr in BINARY_TEXTLIKE:  # binary, not text: its text runs
+                _sweep_blob(scan, record, concrete + _step(ds, tag, cache), vr, blob)
             continue
         step = _step(ds, tag, cache)
         c_path, g_path = concrete + step, generic + step
@@ -267,6 +280,56 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     if vr in ("OB", "OW", "OF", "OD", "OL", "OV"):
         return None
     return tuple(v.strip() if isinstance(v, str) else str(v) for v in split_values(value))
+
+
+def binary_strings(data: bytes) -> tuple[str, ...]:
+    """The runs of >= 4 printable characters in a binary value (what ``strings`` shows): a
+    name in a private OB block or an encapsulated PDF is text between bytes that are not."""
+    return tuple(m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data))
+
+
+def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
+    """What the sweep reads of a binary element that has no text values: its text runs
+    (None: not a text-like binary VR, too large, or no text in it)."""
+    if vr not in BINARY_TEXTLIKE or not isinstance(data, (bytes, bytearray, memoryview)):
+        return None
+    if len(data) > BLOB_SWEEP_MAX:
+        return None
+    runs = binary_strings(bytes(data))
+    return runs or None
+
+
+def meta_values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
+    """Text of a file meta element (group 0002) as swept: AE titles, UIDs, private information.
+    The key never checks the meta header, but a tool can leave PHI there (an AE title named after
+    the patient, the original MediaStorageSOPInstanceUID)."""
+    if isinstance(value, (bytes, bytearray)):
+        if vr in TEXT_VRS:
+            value = bytes(value).decode("latin-1", "replace").rstrip("\x00 ")
+        else:
+            return _values(vr, bytes(value)) or blob_values(vr, value)
+    if vr not in TEXT_VRS or value is None:
+        return None
+    return tuple(v.strip() for v in split_values(value))
+
+
+def sweep_meta(ds: Dataset, scan: Scanner, record: OutputRecord) -> None:
+    """Sweep the file meta header of a pydicom dataset (the raw walker: ``rawwalk.meta_sweep``)."""
+    meta = getattr(ds, "file_meta", None)
+    if not meta:
+        return
+    for elem in meta:
+        values = meta_values(elem.VR, elem.value)
+        where = f"({elem.tag.group:04x},{elem.tag.element:04x})"
+        for value in values or ():
+            for needle, text in scan(value, elem.VR, where):
+                record.hits.append((needle, where, text[:200]))
+
+
+def _sweep_blob(scan: Scanner, record: OutputRecord, where: str, vr: Optional[str], data: Any) -> None:
+    for value in blob_values(vr, data) or ():
+        for needle, text in scan(value, vr or "UN", where):
+            record.hits.append((needle, where, text[:200]))
 
 
 class Interner:

@@ -22,8 +22,9 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import BaseTag
 
-from midib.score.observation import (BINARY_TEXTLIKE, DEFER, SKIP_TAGS, TEXT_VRS, Element,
-                                     OutputRecord, Scanner, _UNSPLIT, _values, charset_codec)
+from midib.score.observation import (BINARY_TEXTLIKE, BLOB_SWEEP_MAX, DEFER, SKIP_TAGS, TEXT_VRS,
+                                     Element, OutputRecord, Scanner, _UNSPLIT, _values, blob_values,
+                                     charset_codec, meta_values)
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
                                   Fallback, file_meta, implicit_syntax, implicit_vr,
@@ -45,11 +46,32 @@ def raw_observe(data: bytes, rel: str, wanted: frozenset[str],
     implicit = implicit_syntax(data, pos, syntax)
     wanted = wanted if isinstance(wanted, frozenset) else frozenset(wanted)
     walker = _Walker(data, OutputRecord(file=rel), wanted, scan)
+    if scan is not None:
+        walker.to_sweep.extend(meta_elements(data, pos))
     walker.dataset(pos, len(data), implicit, "", "", top=True)
     if not walker.looks_like_dicom:
         return OutputRecord(file=rel, error="not a DICOM dataset (no identifying or pixel elements)")
     walker.sweep()
     return walker.record
+
+
+def meta_elements(buf: bytes, end: int) -> list[Element]:
+    """The file meta header's elements as the sweep reads them (see ``observation.meta_values``);
+    the header was already parsed by :func:`file_meta`, so it is well formed up to ``end``."""
+    found: list[Element] = []
+    pos = 132 if len(buf) >= 132 and buf[128:132] == b"DICM" else 0
+    while pos + 8 <= end:
+        group, elem, vrb, length = EXPLICIT_HEADER(buf, pos)
+        vr, long_form = VRS[vrb]
+        if long_form:
+            length, pos = U32(buf, pos + 8)[0], pos + 12
+        else:
+            pos += 8
+        values = meta_values(vr, buf[pos:pos + length])
+        if values:
+            found.append(Element(f"({group:04x},{elem:04x})", vr, values))
+        pos += length
+    return found
 
 
 def wanted_tags(wanted: frozenset[str], generic: str) -> frozenset[int]:
@@ -144,6 +166,8 @@ class _Walker:
                         continue    # pydicom makes it OW in implicit VR: binary, never kept
                     raise Fallback(f"ambiguous VR {vr}")  # its correction may fail in pydicom
             elif top and length > DEFER and tag != CHARSET and vr != "SQ":
+                if scan is not None and vr in BINARY_TEXTLIKE:  # a blob: swept for its text runs
+                    self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue                # pydicom deferred it and the reference skips it
             if vr == "SQ":
                 self._sequence(tag, vpos, length, implicit, creators, concrete, generic)
@@ -169,6 +193,8 @@ class _Walker:
             else:
                 values = self._values(tag, vr, vpos, length, False, is_wanted)
             if values is None:
+                if scan is not None and vr in BINARY_TEXTLIKE:  # binary, not text: its text runs
+                    self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue
             step = step or STEPS.get(tag) or tag_step(tag)
             vr, found = values[0], Element(concrete + step, values[0], values[1])
@@ -186,6 +212,16 @@ class _Walker:
         if pos != end:
             raise Fallback("dataset overrun")
         return pos
+
+    def _blob(self, tag: int, creators: dict, concrete: str, vr: str, vpos: int, end: int) -> None:
+        """Queue the text runs of a binary element for the sweep (as the reference's ``_sweep_blob``)."""
+        if end - vpos > BLOB_SWEEP_MAX:
+            return
+        runs = blob_values(vr, self.buf[vpos:end])
+        if runs:
+            step = self._path_step(tag, creators) if tag >> 16 & 1 and tag & 0xFFFF >= 0x1000 \
+                else STEPS.get(tag) or tag_step(tag)
+            self.to_sweep.append(Element(concrete + step, vr, runs))
 
     def _top_tag(self, tag: int, vpos: int, length: int) -> None:
         """Top-level bookkeeping: is it DICOM at all, and the character set of its text."""

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -24,11 +23,14 @@ import pyarrow.parquet as pq
 
 from midib.score.rows import COLUMNS, SCHEMA, RowBatch, table_of_columns  # noqa: F401 (re-exported)
 
+if TYPE_CHECKING:  # pandas costs ~35 MB per process: imported only where frames are asked for
+    import pandas as pd
+
 BATCH = 5000
 BREAKDOWNS = {"by_category": "category", "by_action": "action", "by_modality": "modality",
               "by_attribute": "attribute", "by_hipaa_class": "hipaa_class", "by_source": "source"}
 _ROW = itemgetter(*COLUMNS)
-Batch = Union[pa.Table, pd.DataFrame]
+Batch = Union[pa.Table, "pd.DataFrame"]
 
 
 class Tally:
@@ -40,7 +42,7 @@ class Tally:
         self.groups: dict[str, dict[str, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in BREAKDOWNS}
         self.patients: dict[str, list[int]] = defaultdict(lambda: [0, 0])
 
-    def add_frame(self, df: pd.DataFrame) -> None:
+    def add_frame(self, df: "pd.DataFrame") -> None:
         """Count a batch of rows given as a DataFrame."""
         if not df.empty:
             self.add_table(table_of_frame(df))
@@ -126,7 +128,7 @@ class RowSink:
         self.close()
         return self.frame().to_dict("records")
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pd.DataFrame":
         self.close()
         if not self._tables:
             return frame_of([])
@@ -166,7 +168,8 @@ class FileSink(RowSink):
             self._writer.close()
             self._csv.close()
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pd.DataFrame":
+        import pandas as pd
         self.close()
         return pd.read_parquet(self.parquet_path)
 
@@ -183,12 +186,12 @@ def table_of(rows: list[dict[str, Any]]) -> pa.Table:
         return table_of_frame(_pandas_frame(rows))
 
 
-def table_of_frame(df: pd.DataFrame) -> pa.Table:
+def table_of_frame(df: "pd.DataFrame") -> pa.Table:
     """A DataFrame of rows as an Arrow table with the documented schema."""
     return pa.Table.from_pandas(df, schema=SCHEMA, preserve_index=False)
 
 
-def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def frame_of(rows: list[dict[str, Any]]) -> "pd.DataFrame":
     """Rows as a DataFrame with the documented columns and types."""
     if not rows:
         return _pandas_frame(rows)
@@ -198,8 +201,9 @@ def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
         return _pandas_frame(rows)
 
 
-def _pandas_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _pandas_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
     """The general (slow) way: any row shape pandas accepts, missing columns as missing values."""
+    import pandas as pd
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["passed"] = df["passed"].astype(bool)
     df["score"] = df["score"].astype(float)

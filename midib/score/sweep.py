@@ -10,7 +10,11 @@ in output file and folder names. To stay useful it must not cry wolf:
   searched; nor values under 3 characters (sex ``M``) or short plain numbers (weights, ages);
 * names are searched by component (each of >= 3 characters, as a whole word, capitalised
   outside PN values), so ``DOE^JOHN`` is found in ``Seen by John Doe`` but ``DOE`` is not
-  found in ``DOES``, nor ``KEY^DANIEL`` in ``applies the answer key``;
+  found in ``DOES``, nor ``KEY^DANIEL`` in ``applies the answer key``; in any case when two
+  components of the same name stand side by side (``arellano emily``, ``john doe``): a lower-cased
+  full name is still the name, and two adjacent parts do not occur in prose by chance;
+* identifiers made of a letter prefix and a long digit run (``MRN38851048``, ``A12345678``)
+  are also searched as the digits alone (``REQ-38851048``): the digits are the identifier;
 * every other value (station names, IDs, serials, accession numbers, institutions, addresses)
   is searched only as a whole: all its words in a row, case and punctuation ignored, so
   ``VARIAN-TPS2`` is found in ``varian tps2`` but not in ``Varian Medical Systems``;
@@ -68,6 +72,7 @@ class Sweeper:
     dates: dict[dt.date, str] = field(default_factory=dict)
     uids: dict[str, str] = field(default_factory=dict)
     name_parts: set[str] = field(default_factory=set)      # needles that are name components
+    partners: dict[str, set[str]] = field(default_factory=dict)  # name part -> other parts' words
     kept_ids: set[str] = field(default_factory=set)        # only while indexing
     kept_values: set[str] = field(default_factory=set)
     memo: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
@@ -118,7 +123,8 @@ class Sweeper:
             for i, w in enumerate(ws):
                 for seq, nid in self.by_first_word.get(w, ()):
                     if tuple(ws[i:i + len(seq)]) == seq and (
-                            nid not in self.name_parts or raw[i][0].isupper() or vr == "PN"):
+                            nid not in self.name_parts or raw[i][0].isupper() or vr == "PN"
+                            or self._beside_partner(nid, ws, i, len(seq))):
                         hits.append((nid, text))
         if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
             found = {dicom_date(text)} if vr in ("DA", "DT") else dates_in(text)
@@ -128,6 +134,13 @@ class Sweeper:
                 if nid := self.uids.get(m.group(0).strip(".")):
                     hits.append((nid, text))
         return hits
+
+    def _beside_partner(self, nid: str, ws: list[str], i: int, n: int) -> bool:
+        """A lower-case name part counts when another part of the same name is its neighbour."""
+        partners = self.partners.get(nid)
+        if not partners:
+            return False
+        return (i > 0 and ws[i - 1] in partners) or (i + n < len(ws) and ws[i + n] in partners)
 
     def _add(self, key: str, text: str, kind: str, patient: str, phi_class: str = "other",
              whole: str = "") -> str:
@@ -182,13 +195,29 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
                                              e.phi_class)
         return
     if is_person_name(e):
-        for comp in name_components(value, 3):
+        comps = name_components(value, 3)
+        for comp in comps:
             sweeper.add_words(comp, e.kind, e.patient_id, e.phi_class, value)
             sweeper.name_parts.add("w:" + comp)
+            others = {w for c in comps if c != comp for w in words(c)}
+            if others:
+                sweeper.partners.setdefault("w:" + comp, set()).update(others)
         return
     for part in value.split("\\"):
         if _searchable(part):
             sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
+            if (digits := id_digits(part)) is not None:
+                sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)
+
+
+_PREFIXED_ID = re.compile(r"[A-Za-z]{1,6}[-_ #:]?(\d{6,})")
+
+
+def id_digits(value: str) -> str | None:
+    """The digit run of an identifier written as a short letter prefix and >= 6 digits
+    (``MRN38851048`` -> ``38851048``), or None: a tool that strips the prefix keeps the identifier."""
+    m = _PREFIXED_ID.fullmatch(value.strip())
+    return m.group(1) if m else None
 
 
 def is_person_name(e: LedgerEntry) -> bool:

@@ -1,0 +1,96 @@
+"""The leak sweep in places a key never names: file meta, binary blobs, lower-case full names,
+identifiers stripped of their prefix. Each case is read by both walkers (raw bytes and pydicom),
+which must agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from midib.ledger import LedgerEntry
+from midib.score.observation import binary_strings, observe_pydicom, observe_raw
+from midib.score.sweep import build_sweeper, id_digits
+
+NAME, MRN, SOP = "ARELLANO^EMILY^U", "MRN38851048", "1.2.826.0.1.3680043.10.1000.1.77"
+
+
+def entry(kind: str, value: str, vr: str, phi_class: str = "other") -> LedgerEntry:
+    return LedgerEntry(id=f"{kind}-{value}", role="phi", channel="attribute", kind=kind,
+                       phi_class=phi_class, instance="1.2.3", file="a.dcm", patient_id="P1",
+                       study_uid="1.2", series_uid="1.2.1", modality="CT", path="(0010,0010)", vr=vr,
+                       value=value)
+
+
+SWEEPER = build_sweeper([entry("patient_name", NAME, "PN", "names"), entry("patient_id", MRN, "LO"),
+                         entry("sop_uid", SOP, "UI"), entry("physician_name", "KEY^DANIEL", "PN", "names")],
+                        [])
+
+
+def found(text: str, vr: str = "LT") -> set[str]:
+    return {SWEEPER.needles[n].whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
+
+
+def test_lower_case_full_name_is_found_but_a_lone_common_word_is_not() -> None:
+    assert found("seen by arellano emily today") == {NAME}
+    assert found("emily arellano") == {NAME}
+    assert found("applies the answer key") == set()      # one lower-case part alone: prose
+    assert found("key daniel") == {"KEY^DANIEL"}          # two adjacent parts: the name
+
+
+def test_identifier_digits_without_their_prefix_are_found() -> None:
+    assert id_digits(MRN) == "38851048"
+    assert id_digits("A12345678") == "12345678"
+    assert id_digits("12345") is None and id_digits("STATION-7") is None
+    assert found("REQ-38851048-X") == {MRN}
+    assert found("38851048", "LO") == {MRN}
+    assert found("388510489") == set()                    # a longer number is another number
+    assert found("1.2.840.38851048.7", "UI") == set()     # UIDs are matched whole only
+
+
+def test_binary_strings_are_the_printable_runs() -> None:
+    assert binary_strings(b"\x00\x01ARELLANO^EMILY\x00\x02ab\x03MRN38851048") == (
+        "ARELLANO^EMILY", "MRN38851048")
+    assert binary_strings(b"\x00\x01\x02") == ()
+
+
+def _write(path: Path, implicit: bool) -> Path:
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = "2.25.1"
+    ds.StudyDescription = "CT CHEST"
+    ds.add_new(0x00110010, "LO", "PROBE")
+    ds.add_new(0x00111002, "OB", b"\x00\x01" + NAME.encode() + b"\x00\x07")  # mostly binary
+    ds.add_new(0x00420011, "OB", b"%PDF-1.4\x00\x9c\x8f BT (MRN38851048) Tj ET" + b"\x00" * 70_000)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = SOP                      # the original SOP UID left
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    ds.file_meta.SourceApplicationEntityTitle = "ARELLANO EMILY"
+    ds.preamble = b"\0" * 128
+    pydicom.dcmwrite(path, ds, implicit_vr=implicit, little_endian=True)
+    return path
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_blobs_and_file_meta_are_swept_alike_by_both_walkers(tmp_path: Path, implicit: bool) -> None:
+    path = _write(tmp_path / "out.dcm", implicit)
+    wanted = frozenset({"(0008,1030)"})
+    raw = observe_raw(path, "out.dcm", wanted, SWEEPER)
+    ref = observe_pydicom(path, "out.dcm", wanted, SWEEPER)
+    assert raw is not None and not raw.error
+    assert raw.hits == ref.hits
+    places = {(SWEEPER.needles[n].whole, where) for n, where, _ in ref.hits}
+    assert (SOP, "(0002,0003)") in places                  # meta kept the original UID
+    assert (NAME, "(0002,0016)") in places                 # an AE title naming the patient
+    assert (NAME, '(0011,"PROBE",02)') in places           # a name between binary bytes
+    assert (MRN, "(0042,0011)") in places                  # inside an encapsulated document
+
+
+def test_without_the_sweep_nothing_of_the_blobs_is_recorded(tmp_path: Path) -> None:
+    path = _write(tmp_path / "out.dcm", False)
+    rec = observe_raw(path, "out.dcm", frozenset({"(0008,1030)"}), None)
+    assert rec is not None and rec.hits == [] and rec.at("(0008,1030)")[0].values == ("CT CHEST",)

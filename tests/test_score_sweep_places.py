@@ -94,3 +94,16 @@ def test_without_the_sweep_nothing_of_the_blobs_is_recorded(tmp_path: Path) -> N
     path = _write(tmp_path / "out.dcm", False)
     rec = observe_raw(path, "out.dcm", frozenset({"(0008,1030)"}), None)
     assert rec is not None and rec.hits == [] and rec.at("(0008,1030)")[0].values == ("CT CHEST",)
+
+
+def test_a_dicomdir_left_in_the_output_is_read_and_swept() -> None:
+    """Its directory records name every patient of the media: it is an output like any other."""
+    from pydicom.data import get_testdata_file
+
+    from midib.score.observation import observe
+    path = Path(get_testdata_file("DICOMDIR"))
+    sweeper = build_sweeper([entry("patient_name", "DOE^PETER", "PN", "names"),
+                             entry("patient_id", "77654033", "LO")], [])
+    rec = observe(path, "DICOMDIR", frozenset(), sweeper)
+    assert rec.error == ""
+    assert {sweeper.needles[n].whole for n, _, _ in rec.hits} == {"DOE^PETER", "77654033"}

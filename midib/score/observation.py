@@ -134,10 +134,12 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
 def _looks_like_dicom(ds: Dataset) -> bool:
     """``force=True`` parses any bytes; a real dataset has group 0008 elements or pixel data.
 
-    (deid's default recipe strips SOPClassUID, so its absence alone proves nothing.)
+    (deid's default recipe strips SOPClassUID, so its absence alone proves nothing.) A DICOMDIR
+    has only group 0004 at its top, and its directory records name every patient: it is read,
+    so the sweep sees what it holds.
     """
     try:
-        return any(tag.group == 0x0008 or tag == 0x7FE00010 for tag in ds.keys())
+        return any(tag.group in (0x0008, 0x0004) or tag == 0x7FE00010 for tag in ds.keys())
     except Exception:
         return False
 

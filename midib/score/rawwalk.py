@@ -225,7 +225,7 @@ class _Walker:
 
     def _top_tag(self, tag: int, vpos: int, length: int) -> None:
         """Top-level bookkeeping: is it DICOM at all, and the character set of its text."""
-        if tag >> 16 == 0x0008 or tag == PIXEL_DATA:
+        if tag >> 16 in (0x0008, 0x0004) or tag == PIXEL_DATA:  # 0004: a DICOMDIR
             self.looks_like_dicom = True
         if self.codec is None and tag >= CHARSET:
             raw = self.buf[vpos:vpos + length] if tag == CHARSET and length != UNDEFINED else b""

@@ -41,7 +41,7 @@ def test_same_seed_gives_byte_identical_files_and_keys(tmp_path, mini_bench):
 
 
 def test_different_seeds_give_different_people():
-    site0, site1 = make_institution(0, 0), make_institution(1, 0)
+    site0, site1 = make_institution(0, 0, 1), make_institution(1, 0, 1)
     h0 = make_history(0, 3, site0, 2, [("CT", "CHEST")])
     h1 = make_history(1, 3, site1, 2, [("CT", "CHEST")])
     assert h0.patient.name != h1.patient.name and h0.patient.patient_id != h1.patient.patient_id
@@ -49,7 +49,7 @@ def test_different_seeds_give_different_people():
 
 
 def test_histories_are_consistent_in_time():
-    h = make_history(5, 1, make_institution(5, 0), 4, [("CT", "CHEST")])
+    h = make_history(5, 1, make_institution(5, 0, 1), 4, [("CT", "CHEST")])
     dates = [s.study_date for s in h.studies]
     assert dates == sorted(dates) and len(set(dates)) == 4
     for s in h.studies:

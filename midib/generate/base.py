@@ -2,10 +2,12 @@
 
 The user's files keep their pixel data and structure; each original patient becomes a
 synthetic one (seeded like the from-scratch world), every dataset is re-stamped with that
-patient's identity and site, instance UIDs move under the site's root (one consistent map, so
-references still resolve), dates move by one offset per study, and the header channels are
-planted as for synthetic data. Pixels are not touched (no burn-in). Files pydicom cannot read,
-DICOMDIRs and files that cannot be rewritten are skipped and listed, never a crash.
+patient's identity and site, every non-standard UID moves under the site's root (one map from
+the original UID, so references still resolve; study UIDs too, so two base folders generated
+at one seed never share a study UID; the roots carry ``BASE_UID_ARC``, so no synthetic preset
+shares them), dates move by one offset per study, and the header channels are planted as for
+synthetic data. Pixels are not touched (no burn-in). Files pydicom cannot read, DICOMDIRs and
+files that cannot be rewritten are skipped and listed, never a crash.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pydicom.uid import ExplicitVRLittleEndian, UID_dictionary
 
 from midib.errors import MidibError
 from midib.generate.context import Device, StudyContext, UidFactory, dicom_date
-from midib.generate.identity import make_history, make_institution
+from midib.generate.identity import BASE_UID_ARC, make_history, make_institution
 from midib.generate.planting.instance import PlantedInstance, PlantingContext
 from midib.ledger import LedgerEntry
 
@@ -88,11 +90,13 @@ class BaseSource:
         from midib.generate.writer import plant_instance, write_instance
 
         for p, (pid, studies) in enumerate(sorted(self.groups.items())):
-            site = make_institution(self.seed, p % 4)
+            site = make_institution(self.seed, p % 4, BASE_UID_ARC)
             history = make_history(self.seed, p, site, len(studies), [("", "")])
+            uids = UidFactory(site.uid_root, self.seed)
+            for study, original in zip(history.studies, sorted(studies)):
+                study.study_uid = uids.uid("base", original)   # as _remap_uids maps it
             tally.patients += 1
             for study, (_, series_map) in zip(history.studies, sorted(studies.items())):
-                uids = UidFactory(site.uid_root, self.seed)
                 for number, (_, paths) in enumerate(sorted(series_map.items()), start=1):
                     yield from self._series(bench, tally, study, uids, paths, number, history.studies[:study.index],
                                             plant_instance, write_instance)

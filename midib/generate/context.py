@@ -126,10 +126,13 @@ class StudyContext:
 
 
 class UidFactory:
-    """Deterministic UIDs under an institution's root: same seed and key -> same UID.
+    """Deterministic UIDs under an institution's root: same root, seed and key -> same UID.
 
     Using the site's root on purpose: real scanners do, and a UID root that identifies an
-    institution is itself something a de-identifier must replace.
+    institution is itself something a de-identifier must replace. The root also keeps kinds of
+    benchmark apart: generated roots carry the preset's arc
+    (:func:`midib.generate.identity.site_uid_root`), so the same key in ``mini`` and ``small``
+    gives two different UIDs. UIDs longer than 64 characters lose trailing hash digits.
     """
 
     def __init__(self, root: str, seed: int) -> None:

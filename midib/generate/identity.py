@@ -2,7 +2,10 @@
 
 Every person, place, number and date a benchmark contains comes from here, drawn from Faker
 seeded per patient (``seed`` and patient index), so patient 17 is the same person whatever the
-preset size or generation order, and two seeds give different people. Nothing reads the wall
+preset size or generation order, and two seeds give different people. Identities are shared
+across presets on purpose (``mini`` is a preview of ``small``'s first patients, and a name is
+not a unique identifier anyway); UIDs are not: a site's UID root carries the preset's arc
+(:func:`site_uid_root`), so one UID never names two different objects. Nothing reads the wall
 clock: dates are drawn inside fixed windows and laid out along each patient's history, so
 ages stay consistent with birth dates and later studies come after earlier ones.
 """
@@ -19,6 +22,10 @@ from midib.generate.context import Address, Institution, Patient, Person, Staff,
 
 #: fictional organisation roots (under a demo arc) so UIDs point at "a site" without being real
 UID_ROOT_BASE = "1.2.826.0.1.3680043.10"
+#: the arc of ``--base`` benchmarks (presets number theirs from 1: :attr:`Preset.uid_arc`)
+BASE_UID_ARC = 99
+#: the longest root that leaves a UidFactory UID at least 24 hash digits (~80 bits) within 64 chars
+MAX_ROOT_LENGTH = 64 - 1 - 24
 DEPARTMENTS = ("Radiology", "Diagnostic Imaging", "Nuclear Medicine", "Breast Imaging",
                "Radiation Oncology", "Emergency Radiology")
 HOSPITAL_FORMS = ("{last} Memorial Hospital", "{city} General Hospital", "St. {first} Medical Center",
@@ -63,8 +70,28 @@ def _person(fake: Faker, sex: str = "", upper: bool = True, prefix: str = "") ->
     return Person(family=family, given=given, middle=middle, prefix=prefix)
 
 
-def make_institution(seed: int, index: int) -> Institution:
-    """Site ``index`` of the benchmark: name, address, department and its own UID root."""
+def site_uid_root(seed: int, index: int, uid_arc: int) -> str:
+    """``UID_ROOT_BASE.<arc>.<1000 + seed % 9000>.<site + 1>``: a valid root, disjoint per arc.
+
+    The arc (preset or ``--base``) comes first so two kinds of benchmark never share a root,
+    hence never a UID; the seed's arc only spreads roots (seeds 0 and 9000 share one, and their
+    UIDs differ by the seed in the hash). Every component is a positive number without a
+    leading zero, and the root is short enough for the hash digits after it.
+    """
+    if uid_arc < 1:
+        raise ValueError(f"UID arc must be a positive number, got {uid_arc}")
+    root = f"{UID_ROOT_BASE}.{uid_arc}.{1000 + (seed % 9000)}.{index + 1}"
+    if len(root) > MAX_ROOT_LENGTH:
+        raise ValueError(f"UID root {root} is longer than {MAX_ROOT_LENGTH} characters")
+    return root
+
+
+def make_institution(seed: int, index: int, uid_arc: int) -> Institution:
+    """Site ``index`` of the benchmark: name, address, department and its own UID root.
+
+    The site is the same place in every preset (same name and address); only its UID root
+    depends on ``uid_arc`` (the preset's, or :data:`BASE_UID_ARC`), see :func:`site_uid_root`.
+    """
     fake = _faker(seed, "site", index)
     city, last, first = fake.city(), fake.last_name(), fake.first_name()
     form = HOSPITAL_FORMS[index % len(HOSPITAL_FORMS)]
@@ -72,7 +99,7 @@ def make_institution(seed: int, index: int) -> Institution:
         name=form.format(last=last, city=city, first=first),
         address=_address(fake),
         department=DEPARTMENTS[fake.random_int(0, len(DEPARTMENTS) - 1)],
-        uid_root=f"{UID_ROOT_BASE}.{1000 + (seed % 9000)}.{index + 1}",
+        uid_root=site_uid_root(seed, index, uid_arc),
         phone=fake.numerify("(###) ###-####"),
     )
 

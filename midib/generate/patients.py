@@ -109,7 +109,7 @@ class PatientMaker:
     def _instances(self, job: PatientJob, part: PatientPart) -> Iterator[PlantedInstance]:
         from midib.generate.writer import plant_instance
 
-        site = make_institution(self.seed, job.site)
+        site = make_institution(self.seed, job.site, self.preset.uid_arc)
         plans = [(s["description"], s["body_part"]) for s in job.scenarios]
         history = make_history(self.seed, job.patient, site, len(job.scenarios), plans)
         for study, scenario in zip(history.studies, job.scenarios):

@@ -19,7 +19,18 @@ from midib.generate.planting.catalog import load
 
 @dataclass(frozen=True)
 class Preset:
+    """The shape of a benchmark; ``uid_arc`` is its own component in every site's UID root.
+
+    Why an arc per preset: ``mini`` and ``small`` at one seed share their first patients, and
+    UIDs drawn from (seed, key) alone would then name a 128x128 CT in one benchmark and a
+    256x256 CT in the other, while a UID must name one object worldwide (and scoring one
+    benchmark's outputs against the other would pair files by UID wrongly). Distinct arcs put
+    each preset's UIDs under disjoint roots, so no UID can be shared, whatever the hash.
+    Never renumber an arc: it would change every UID of that preset's benchmarks.
+    """
+
     name: str
+    uid_arc: int                             # unique, > 0, never reused (see identity.site_uid_root)
     patients: int
     studies_per_patient: tuple[int, int]     # inclusive range, drawn per patient
     sites: int
@@ -28,15 +39,15 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "mini": Preset("mini", patients=5, studies_per_patient=(2, 3), sites=2,
+    "mini": Preset("mini", uid_arc=1, patients=5, studies_per_patient=(2, 3), sites=2,
                    instances={"CT": 8, "MR": 5, "PT": 8, "MG": 2, "CR": 1, "DX": 2, "US": 2,
                               "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1},
                    matrix={"CT": 128, "MR": 128, "PT": 64}),
-    "small": Preset("small", patients=30, studies_per_patient=(1, 3), sites=4,
+    "small": Preset("small", uid_arc=2, patients=30, studies_per_patient=(1, 3), sites=4,
                     instances={"CT": 40, "MR": 20, "PT": 40, "MG": 4, "CR": 2, "DX": 3, "US": 4,
                                "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1},
                     matrix={"CT": 256, "MR": 256, "PT": 128}),
-    "midi-b": Preset("midi-b", patients=540, studies_per_patient=(1, 3), sites=12,
+    "midi-b": Preset("midi-b", uid_arc=3, patients=540, studies_per_patient=(1, 3), sites=12,
                      instances={"CT": 60, "MR": 25, "PT": 60, "MG": 4, "CR": 2, "DX": 3, "US": 4,
                                 "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1}),
 }

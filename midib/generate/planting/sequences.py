@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from midib.generate.context import UidFactory
 from midib.generate.identity import seeded_random
 from midib.generate.planting.free_text import FIELD_KIND, fill
 from midib.generate.planting.identities import CLASS_BY_KIND, identity_fields
@@ -48,7 +49,7 @@ def plant(inst: PlantedInstance) -> None:
             _item(ReferencedSOPClassUID=STUDY_COMPONENT_CLASS, ReferencedSOPInstanceUID=s.study_uid)
             for s in ctx.priors[-2:]])
     if rng.random() < 0.5 and ctx.kind not in ("SR", "SEG", "RTSTRUCT"):
-        pps = f"{ctx.study.institution.uid_root}.7.{ctx.study.study_id}"
+        pps = UidFactory(ctx.study.institution.uid_root, ctx.seed).uid("mpps", ctx.study.study_uid)
         ds.ReferencedPerformedProcedureStepSequence = Sequence([
             _item(ReferencedSOPClassUID=PPS_CLASS, ReferencedSOPInstanceUID=pps)])
     if "ContentSequence" in ds and ds.get("ValueType") == "CONTAINER":

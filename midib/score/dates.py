@@ -37,8 +37,15 @@ def shifts_by_patient(pairs: dict[str, OutputRecord], dates: PlantedDates) -> di
 def date_rows(pairs: dict[str, OutputRecord], dates: PlantedDates,
               first_check_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
     """One row per patient with dates seen: pass when every date moved by the same shift."""
+    return shift_rows(shifts_by_patient(pairs, dates), first_check_of_patient)
+
+
+def shift_rows(shifts: dict[str, dict[int, int]],
+               first_check_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+    """:func:`date_rows` from the shifts already counted (the scorer counts them right after
+    matching, so the matched records need not keep every date until the end)."""
     rows = []
-    for patient, counts in sorted(shifts_by_patient(pairs, dates).items()):
+    for patient, counts in sorted(shifts.items()):
         shown = ", ".join(f"{d:+d} days x{n}" for d, n in sorted(counts.items()))
         verdict = (Verdict.ok(shown) if len(counts) <= 1 else
                    Verdict.fail(f"dates of one patient shifted by {len(counts)} different amounts",

@@ -67,6 +67,12 @@ class OutputRecord:
     def at(self, generic_key: str) -> list[Element]:
         return self.elements.get(generic_key, [])
 
+    def trimmed(self, keep: frozenset[str] | set[str]) -> "OutputRecord":
+        """The same file with only the elements at ``keep`` (generic keys): what the parent
+        still needs of a matched output once matching and the identifier maps are done."""
+        kept = {k: found for k in keep if (found := self.at(k))}  # at(): slim records too
+        return OutputRecord(self.file, kept, error=self.error)
+
     def first(self, generic_key: str) -> Optional[str]:
         """The first value at a top-level attribute, or None."""
         found = self.at(generic_key)

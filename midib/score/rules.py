@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from midib.answer_key import Check
 from midib.score import deid
 from midib.score.checks import IdMaps
-from midib.score.dates import date_rows
+from midib.score.dates import date_rows, shift_rows
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord
 from midib.score.rows import rule_row
@@ -36,6 +36,7 @@ class InstanceRules:
     sweeper: Sweeper
     ledger: Any                                   # inputs.LedgerFacts
     swept: set[str] = field(default_factory=set)  # output files already swept (this process)
+    date_shifts: Optional[dict[str, dict[int, int]]] = None  # counted after matching (dates.py)
 
     def rows_for(self, group: list[Check], failed: set[str], rec: OutputRecord) -> list[dict[str, Any]]:
         """UID, sweep and deid rows of the instance whose checks are ``group`` (``failed``: the
@@ -56,7 +57,10 @@ class InstanceRules:
         """Date intervals per patient and duplicate outputs (unmatched outputs are swept in
         work units: :func:`midib.score.workunits.sweep_unit`)."""
         rows: list[dict[str, Any]] = []
-        rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient)
+        if self.date_shifts is not None:
+            rows += shift_rows(self.date_shifts, first_of_patient)
+        else:
+            rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient)
         for dup in self.match.duplicate_outputs:
             rows.append(rule_row("matching", f"matching/duplicate/{dup['file']}", "unique_output",
                                  Verdict.fail(f"second output for {dup['instance']} "

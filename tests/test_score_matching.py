@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pydicom
 from pydicom.data import get_testdata_file
 
@@ -156,3 +157,210 @@ def test_documents_without_pixels_tie_broken_by_their_wording(tmp_path: Path) ->
     fp = PixelFingerprint(tmp_path / "out", sources, {})
     result = match_outputs(records(tmp_path / "out"), sources, {}, fp)
     assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "r.dcm"}
+
+
+# --- a unique candidate is confirmed by pixels when the output has any -----------------------
+
+def _one_source(root: Path, pixels: np.ndarray | None = None, number: int = 1,
+                uid: str = "1.2.3.1") -> Path:
+    """CT_small with its own pixels (or ``pixels``), InstanceNumber ``number``."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    if pixels is not None:
+        ds.PixelData = pixels.astype(ds.pixel_array.dtype).tobytes()
+    ds.SOPInstanceUID, ds.InstanceNumber = uid, number
+    path = root / "src" / f"{uid}.dcm"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path)
+    return path
+
+
+def _rewrite(src: Path, out: Path, pixels: np.ndarray | None = None, number: int | None = None) -> None:
+    """A de-identified-looking copy of ``src``: new UID, name gone, optionally other pixels."""
+    ds = pydicom.dcmread(src)
+    ds.SOPInstanceUID, ds.PatientName = "2.25.77", "ANON"
+    if pixels is not None:
+        ds.PixelData = pixels.astype(ds.pixel_array.dtype).tobytes()
+    if number is not None:
+        ds.InstanceNumber = number
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(out)
+
+
+def _other_image() -> np.ndarray:
+    """Another CT image of the same size, class and value range (the original, mirrored)."""
+    return np.fliplr(pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array)
+
+
+def test_unique_header_twin_with_another_image_is_not_paired(tmp_path: Path) -> None:
+    """Same class, matrix, InstanceNumber and geometry as the only source, but another image:
+    pairing it would let an unrelated file pass the source's removal checks."""
+    src = _one_source(tmp_path)
+    _rewrite(src, tmp_path / "out" / "x.dcm", pixels=_other_image())
+    fp = PixelFingerprint(tmp_path / "out", {"1.2.3.1": src}, {})
+    result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
+    assert result.pairs == {} and result.extra_outputs == ["x.dcm"]
+    assert result.unmatched_inputs == ["1.2.3.1"]
+
+
+def test_refuted_twin_is_paired_with_the_source_its_pixels_match(tmp_path: Path) -> None:
+    """A tool that renumbered instances: InstanceNumber points at one slice, pixels at another."""
+    a = _one_source(tmp_path, number=1, uid="1.2.3.1")
+    b = _one_source(tmp_path, pixels=_other_image(), number=2, uid="1.2.3.2")
+    sources = {"1.2.3.1": a, "1.2.3.2": b}
+    _rewrite(b, tmp_path / "out" / "x.dcm", number=1)
+    fp = PixelFingerprint(tmp_path / "out", sources, {})
+    result = match_outputs(records(tmp_path / "out"), sources, {}, fp)
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "x.dcm"}
+
+
+def test_tie_winner_must_still_be_the_same_image(tmp_path: Path) -> None:
+    """Two like sources: the closer of two wrong images is still a wrong image."""
+    sources = write_sources(tmp_path)
+    noise = np.random.default_rng(0).integers(-300, 300, (128, 128))
+    _rewrite(sources["1.2.3.1"], tmp_path / "out" / "x.dcm", pixels=_other_image().T + noise)
+    fp = PixelFingerprint(tmp_path / "out", sources, {})
+    result = match_outputs(records(tmp_path / "out"), sources, {}, fp)
+    assert result.pairs == {} and result.extra_outputs == ["x.dcm"]
+
+
+def test_masked_and_lossy_reencoded_true_pair_is_still_paired(tmp_path: Path) -> None:
+    """Burned-in text masked inside its box, a band outside any box blanked, then JPEG-LS
+    near-lossless: still the source's image."""
+    pytest.importorskip("jpeg_ls")
+    from pydicom.uid import JPEGLSNearLossless
+    src = _one_source(tmp_path)
+    box = [0, 0, 60, 20]
+    ds = pydicom.dcmread(src)
+    px = ds.pixel_array.copy()
+    px[box[1]:box[3], box[0]:box[2]] = 0
+    px[-12:, :] = px.min()
+    ds.SOPInstanceUID, ds.PixelData = "2.25.5", px.tobytes()
+    ds.compress(JPEGLSNearLossless, jls_error=3)
+    (tmp_path / "out").mkdir()
+    ds.save_as(tmp_path / "out" / "x.dcm")
+    fp = PixelFingerprint(tmp_path / "out", {"1.2.3.1": src}, {"1.2.3.1": [box]})
+    assert fp.confirm("x.dcm", "1.2.3.1", None) is True
+    result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
+    assert result.pairs["1.2.3.1"].file == "x.dcm" and result.method["1.2.3.1"] == "content"
+
+
+def test_blank_output_keeps_its_unique_candidate(tmp_path: Path) -> None:
+    """A tool that blanked every pixel leaves no evidence against the source: kept paired."""
+    src = _one_source(tmp_path)
+    _rewrite(src, tmp_path / "out" / "x.dcm", pixels=np.zeros((128, 128)))
+    fp = PixelFingerprint(tmp_path / "out", {"1.2.3.1": src}, {})
+    assert fp.confirm("x.dcm", "1.2.3.1", None) is None
+    result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
+    assert result.pairs["1.2.3.1"].file == "x.dcm"
+
+
+def test_document_without_pixels_keeps_its_unique_candidate(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    ds.SOPInstanceUID = "1.2.3.1"
+    for kw in ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation"):
+        delattr(ds, kw)
+    (tmp_path / "src").mkdir()
+    ds.save_as(tmp_path / "src" / "doc.dcm")
+    sources = {"1.2.3.1": tmp_path / "src" / "doc.dcm"}
+    _strip_uids(sources["1.2.3.1"], tmp_path / "out" / "d.dcm")
+    fp = PixelFingerprint(tmp_path / "out", sources, {})
+    result = match_outputs(records(tmp_path / "out"), sources, {}, fp)
+    assert result.pairs["1.2.3.1"].file == "d.dcm"
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "examples_rgb_color.dcm",
+                                  "examples_palette.dcm", "SC_rgb_small_odd.dcm", "rtdose_1frame.dcm",
+                                  "liver_1frame.dcm"])
+def test_raw_frame_reads_what_pydicom_decodes(name: str) -> None:
+    """The fast path must give pydicom's values (else a source and its re-encoded output,
+    read different ways, would differ)."""
+    from midib.score.fingerprint import _raw_first_frame
+    from midib.score.pixels import frame
+    path = Path(get_testdata_file(name))
+    raw = _raw_first_frame(path)
+    if raw is None:
+        pytest.skip(f"{name}: not a layout the raw path reads")
+    assert np.array_equal(raw, frame(pydicom.dcmread(path), 0))
+
+
+def test_raw_frame_masks_unused_high_bits(tmp_path: Path) -> None:
+    """12 bits stored in 16 with junk above: pydicom ignores the junk, so must the raw path."""
+    from midib.score.fingerprint import _raw_first_frame
+    from midib.score.pixels import frame
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    px = ds.pixel_array.astype(np.int16) & 0x0FFF
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 0
+    ds.PixelData = (px.astype(np.uint16) | 0xF000).tobytes()
+    ds.save_as(tmp_path / "x.dcm")
+    expected = frame(pydicom.dcmread(tmp_path / "x.dcm"), 0)
+    assert expected.max() < 4096 and np.array_equal(_raw_first_frame(tmp_path / "x.dcm"), expected)
+
+
+def test_raw_frame_reads_planar_colour(tmp_path: Path) -> None:
+    from midib.score.fingerprint import _raw_first_frame
+    ds = pydicom.dcmread(get_testdata_file("examples_rgb_color.dcm"))
+    rgb = ds.pixel_array
+    ds.PlanarConfiguration, ds.PixelData = 1, rgb.transpose(2, 0, 1).tobytes()
+    ds.save_as(tmp_path / "p.dcm")
+    assert np.array_equal(_raw_first_frame(tmp_path / "p.dcm"), rgb)
+
+
+def test_thumbnails_on_an_executor_are_cached_and_prefetched(tmp_path: Path, monkeypatch) -> None:
+    """Sources' thumbnails computed once per benchmark version (a second scorer reads the
+    cache), outputs' grids read in units up front: same verdicts as computing on demand."""
+    from types import SimpleNamespace
+    from midib.score import fingerprint
+    from midib.score.workunits import InlineExecutor
+    monkeypatch.setenv("MIDIB_CACHE_DIR", str(tmp_path / "cache"))
+    sources = write_sources(tmp_path)
+    (tmp_path / "key.jsonl").write_text("{}")
+    bench = SimpleNamespace(checks_path=tmp_path / "key.jsonl", manifest_path=tmp_path / "none.json",
+                            input_dir=tmp_path / "src")
+    out = tmp_path / "out"
+    _rewrite(sources["1.2.3.1"], out / "a.dcm", number=1)
+    _rewrite(sources["1.2.3.1"], out / "b.dcm", pixels=np.fliplr(pydicom.dcmread(sources["1.2.3.2"]).pixel_array).T)
+
+    def pair_all() -> dict[str, str]:
+        thumbs = fingerprint.source_thumbnails(InlineExecutor(), bench, sources, {})
+        fp = PixelFingerprint(out, sources, {}, thumbs)
+        return {i: r.file for i, r in match_outputs(records(out), sources, {}, fp).pairs.items()}
+    first = pair_all()
+
+    def must_not_run(items):
+        raise AssertionError("sources' thumbnails computed again despite a warm cache")
+    monkeypatch.setattr(fingerprint, "thumbnails_unit", must_not_run)
+    assert pair_all() == first and first["1.2.3.1"] == "a.dcm" and "b.dcm" not in first.values()
+
+
+def test_a_reused_uid_on_another_matrix_is_not_its_source(tmp_path: Path) -> None:
+    """Two benchmarks made with one seed share UIDs: a file keeping the UID of a 128x128 source
+    but holding a 64x64 image is not that source's output (and content cannot pair it)."""
+    src = _one_source(tmp_path)
+    ds = pydicom.dcmread(src)
+    small = ds.pixel_array[::2, ::2].copy()
+    ds.Rows, ds.Columns, ds.PixelData = 64, 64, small.tobytes()
+    (tmp_path / "out").mkdir()
+    ds.save_as(tmp_path / "out" / "x.dcm")
+    _rewrite(src, tmp_path / "out" / "y.dcm")
+    y = pydicom.dcmread(tmp_path / "out" / "y.dcm")
+    y.SOPInstanceUID = "1.2.3.1"  # kept its UID: paired by it
+    y.save_as(tmp_path / "out" / "y.dcm")
+    fp = PixelFingerprint(tmp_path / "out", {"1.2.3.1": src}, {})
+    result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
+    assert result.pairs["1.2.3.1"].file == "y.dcm" and result.method["1.2.3.1"] == "uid"
+    assert result.extra_outputs == ["x.dcm"] and result.duplicate_outputs == []
+
+
+def test_a_cropped_output_keeping_its_uid_is_still_paired(tmp_path: Path) -> None:
+    """A tool that crops a banner changes the matrix but keeps the UID: when content cannot pair
+    it and no other output claims the source, the UID still does (judged, not dropped)."""
+    src = _one_source(tmp_path)
+    ds = pydicom.dcmread(src)
+    cropped = ds.pixel_array[16:, :].copy()
+    ds.Rows, ds.PixelData = cropped.shape[0], cropped.tobytes()
+    (tmp_path / "out").mkdir()
+    ds.save_as(tmp_path / "out" / "x.dcm")
+    fp = PixelFingerprint(tmp_path / "out", {"1.2.3.1": src}, {})
+    result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
+    assert result.pairs["1.2.3.1"].file == "x.dcm" and result.method["1.2.3.1"] == "uid"
+    assert result.extra_outputs == [] and result.unmatched_inputs == []

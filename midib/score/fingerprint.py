@@ -1,33 +1,81 @@
 """A pixel fingerprint that survives de-identification: block means outside the PHI boxes.
 
-Used by matching only to settle ties (same SOP class, size and geometry) or outputs whose
-InstanceNumber/geometry changed. The frame is decoded (so a new transfer syntax does not
-matter), the ledger's PHI boxes are blanked on both sides (so masking burned-in text does not
-matter) and the image is reduced to 16x16 block means (so lossy re-encoding barely moves it).
+Matching uses it to settle ties (same SOP class, size and geometry), to pair outputs whose
+InstanceNumber/geometry changed, and to *confirm* a source that is the only one with the
+output's header features. Header features are easily shared (slice 3 of every chest CT of one
+protocol), so an unrelated image must not be paired, and pass that source's "removed" checks,
+just because it is the only free twin. Frames are decoded (a new transfer syntax does not
+matter) and reduced to block means (lossy re-encoding barely moves them); the ledger's PHI boxes
+are left out (masking burned-in text does not matter).
+
+Two measures, because they answer two questions. Ties pick the closest of like sources with
+16x16 means (:func:`distance`, :data:`MAX_DISTANCE`). Confirmation must tell an image from a
+like one: the generator's phantoms of one protocol are 0.003-0.08 apart on that measure, so it
+uses 32x32 means over the blocks the output did not leave uniform (:func:`confirm_distance`,
+:data:`CONFIRM_DISTANCE`, figures by ``benchmarks/bench_match.py``).
+
+Cost: almost every real tool renames every UID, so every output is content-matched and
+confirmed. The sources' thumbnails are computed once per benchmark version, in parallel, and
+kept in the user's cache (:class:`Thumbnails`); each output costs one frame read, in parallel,
+through the raw-bytes walker of :mod:`midib.score.rawpixels` when its layout is plain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pydicom
 
+from midib.score import rawpixels
 from midib.score.observation import OutputRecord
+from midib.score.wording import MIN_TEXT_OVERLAP, jaccard, text_words
 
 GRID = 16
 #: mean absolute difference of normalised block means under which two frames are "the same image"
 MAX_DISTANCE = 0.05
 
 
-def _first_frame(path: Path) -> Optional[np.ndarray]:
-    try:
-        from midib.score.pixels import frame
-        ds = pydicom.dcmread(path, force=True)
-        return np.asarray(frame(ds, 0), dtype=np.float64)
-    except Exception:
+def first_frame(path: Path) -> Optional[np.ndarray]:
+    """The first decoded frame as float64 (RGB as HxWx3), or None (no pixels, not decodable)."""
+    px = stored_frame(path)
+    return None if px is None else np.asarray(px, dtype=np.float64)
+
+
+def stored_frame(path: Path) -> Optional[np.ndarray]:
+    """The first decoded frame in its stored type, or None (no pixels, not decodable).
+
+    The raw path gives exactly pydicom's values for the layouts it accepts (plain native
+    samples; YBR is left to pydicom, which converts it to RGB) at a fraction of the cost.
+    """
+    px = _raw_first_frame(path)
+    if px is None:
+        try:
+            from midib.score.pixels import frame
+            px = frame(pydicom.dcmread(path, force=True), 0)
+        except Exception:
+            return None
+    return px
+
+
+def _raw_first_frame(path: Path) -> Optional[np.ndarray]:
+    raw = rawpixels.scan(path)
+    found = rawpixels.layout(raw) if raw is not None and raw.span else None
+    if raw is None or found is None or found[0].startswith("YBR"):
         return None
+    _, planar, rows, columns, bits, stored, signed, samples, _ = found
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    px = np.frombuffer(raw.data, dtype, count=rows * columns * samples, offset=raw.span[0])
+    if stored < bits:  # like pydicom: unused high bits masked off (signed: sign-extended)
+        shift = bits - stored
+        px = (px << shift) >> shift
+    if samples == 1:
+        return px.reshape(rows, columns)
+    return px.reshape(samples, rows, columns).transpose(1, 2, 0) if planar else px.reshape(rows, columns, samples)
 
 
 def thumbnail(pixels: np.ndarray, boxes: list[list[int]]) -> np.ndarray:
@@ -44,37 +92,214 @@ def thumbnail(pixels: np.ndarray, boxes: list[list[int]]) -> np.ndarray:
     return sums / np.maximum(rows * cols, 1)
 
 
+def distance(src: Optional[np.ndarray], out: np.ndarray) -> Optional[float]:
+    """Mean absolute difference of block means, relative to the source's range (None when the
+    source has no thumbnail or a different matrix)."""
+    if src is None or src.shape != out.shape:
+        return None
+    scale = float(src.max() - src.min()) or 1.0
+    return float(np.abs(src - out).mean()) / scale
+
+
+#: blocks per side of the grid that confirms a single candidate
+CONFIRM_GRID = 32
+#: largest mean difference of 32x32 block means (over blocks the output did not leave uniform,
+#: relative to the source's pixel range) for "the same image". `benchmarks/bench_match.py` on
+#: `small`: 149 header twins from different studies 0.0093-0.148 (5th percentile 0.013; the
+#: generator's phantoms are alike: the 16x16 tie-breaker distance puts them at 0.003-0.084,
+#: under MAX_DISTANCE); 75 sources re-encoded as JPEG quality 60 (8-bit) or with +-1 % noise
+#: 0.0003-0.0024; a band of 10 % of the rows blanked (outside any box) <= 0.0044
+CONFIRM_DISTANCE = 0.006
+#: share of blocks that must hold pixel variation in the output for it to be judged at all
+MIN_EVIDENCE = 0.25
+#: a block whose values spread over at most this share of the frame's range is "uniform":
+#: masked (lossy re-encoding leaves a masked area within a few levels), blanked or background
+FLAT = 0.02
+
+
+@dataclass
+class Grid:
+    """32x32 block means of a frame (grey), which blocks are (nearly) uniform, its pixel range."""
+
+    means: np.ndarray
+    flat: np.ndarray
+    span: float
+    shape: tuple[int, int]
+
+
+def _edges(n: int, grid: int) -> np.ndarray:
+    return np.linspace(0, n, grid + 1).astype(int)[:-1]
+
+
+def grid_of(pixels: np.ndarray) -> Grid:
+    """The frame's :class:`Grid`; no box blanked: boxes are left out when comparing, so an
+    output's grid is computed once whatever candidate it is compared with."""
+    img = pixels.mean(axis=-1) if pixels.ndim == 3 else pixels
+    h, w = img.shape
+    ys, xs = _edges(h, CONFIRM_GRID), _edges(w, CONFIRM_GRID)
+    exact = np.int64 if img.dtype.kind in "iub" else np.float64  # stored integers: ~40 % faster
+    sums = np.add.reduceat(np.add.reduceat(img, ys, axis=0, dtype=exact), xs, axis=1)
+    counts = np.diff(np.append(ys, h))[:, None] * np.diff(np.append(xs, w))[None, :]
+    step = 2 if min(h, w) >= 2 * CONFIRM_GRID else 1  # uniformity from every 2nd pixel: the
+    part, ys2, xs2 = img[::step, ::step], -(-ys // step), -(-xs // step)  # grid costs 40 % less
+    high = np.maximum.reduceat(np.maximum.reduceat(part, ys2, axis=0), xs2, axis=1)
+    low = np.minimum.reduceat(np.minimum.reduceat(part, ys2, axis=0), xs2, axis=1)
+    spread = high.astype(np.float64) - low
+    span = float(high.max()) - float(low.min())
+    return Grid((sums / np.maximum(counts, 1)).astype(np.float32), spread <= FLAT * span, span, (h, w))
+
+
+def _boxed(g: Grid, boxes: list[list[int]]) -> np.ndarray:
+    """Blocks touching any PHI box (a tool may change those pixels)."""
+    h, w = g.shape
+    ys, xs = np.append(_edges(h, CONFIRM_GRID), h), np.append(_edges(w, CONFIRM_GRID), w)
+    hit = np.zeros(g.means.shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        rows = (ys[:-1] < max(y1, 0)) & (ys[1:] > max(y0, 0))
+        cols = (xs[:-1] < max(x1, 0)) & (xs[1:] > max(x0, 0))
+        hit |= rows[:, None] & cols[None, :]
+    return hit
+
+
+def confirm_distance(src: Optional[Grid], out: Optional[Grid], boxes: list[list[int]]) -> Optional[float]:
+    """Distance of two grids over the blocks that are evidence: not uniform in the output
+    (masked, blanked, background) and touching no PHI box; None when they are too few."""
+    if src is None or out is None or src.means.shape != out.means.shape or src.shape != out.shape:
+        return None
+    keep = ~out.flat & ~_boxed(out, boxes)
+    if keep.mean() < MIN_EVIDENCE:
+        return None
+    diff = np.abs(src.means.astype(np.float64) - out.means)[keep]
+    return float(diff.mean()) / (src.span or 1.0)
+
+
+#: a source's 16x16 tie-breaker thumbnail (boxes blanked) and its confirmation grid
+SourceThumb = tuple[np.ndarray, Grid]
+
+
+def source_thumb(path: Path, boxes: list[list[int]]) -> Optional[SourceThumb]:
+    px = stored_frame(path)
+    return None if px is None else (thumbnail(np.asarray(px, dtype=np.float64), boxes), grid_of(px))
+
+
+def output_grid(path: Path) -> Optional[Grid]:
+    px = stored_frame(path)
+    return None if px is None else grid_of(px)
+
+
+def thumbnails_unit(items: list[tuple[str, list[list[int]]]]) -> list[Optional[SourceThumb]]:
+    """One work unit: (source path, its PHI boxes) -> thumbnails, in order."""
+    return [source_thumb(Path(p), boxes) for p, boxes in items]
+
+
+def grids_unit(item: tuple[str, list[str]]) -> list[Optional[Grid]]:
+    """One work unit: (output root, files) -> grids, in order."""
+    root, files = item
+    return [output_grid(Path(root) / f) for f in files]
+
+
+class Thumbnails:
+    """Thumbnails computed in units on the scorer's executor: the sources' once per benchmark
+    version, cached for the user (keyed like the sources' features, plus the boxes: a
+    --profile may differ); the outputs' one frame read each, in parallel."""
+
+    def __init__(self, ex: Any, bench: Any, sources: dict[str, Path],
+                 boxes: dict[str, list[list[int]]], unit: int = 64) -> None:
+        self.ex, self.bench, self.sources, self.boxes, self.unit = ex, bench, sources, boxes, unit
+
+    def _units(self, items: list) -> list[list]:
+        return [items[k:k + self.unit] for k in range(0, len(items), self.unit)]
+
+    def of_sources(self) -> dict[str, Optional[SourceThumb]]:
+        from midib import cache
+
+        def compute() -> dict[str, Optional[SourceThumb]]:
+            order = sorted(self.sources)
+            items = [(str(self.sources[i]), self.boxes.get(i, [])) for i in order]
+            done = self.ex.map(thumbnails_unit, self._units(items))
+            return dict(zip(order, (t for unit in done for t in unit)))
+        bench = self.bench
+        files = tuple(p for p in (bench.checks_path, bench.manifest_path) if p.is_file())
+        tag = json.dumps([str(bench.input_dir.resolve()), sorted(self.boxes.items())])
+        return cache.cached("score-thumbs", files, compute, extra=hashlib.sha256(tag.encode()).hexdigest())
+
+    def of_outputs(self, root: Path, files: list[str]) -> dict[str, Optional[Grid]]:
+        done = self.ex.map(grids_unit, [(str(root), u) for u in self._units(files)])
+        return dict(zip(files, (g for unit in done for g in unit)))
+
+
+def source_thumbnails(ex: Any, bench: Any, sources: dict[str, Path],
+                      boxes: dict[str, list[list[int]]]) -> Thumbnails:
+    """The scorer's hook: thumbnails on its executor (nothing computed until matching asks)."""
+    return Thumbnails(ex, bench, sources, boxes)
+
+
 class PixelFingerprint:
-    """Callable for :func:`midib.score.matching.match_outputs`: the best source, or None."""
+    """For :func:`midib.score.matching.match_outputs`: the best of tied sources (a call), and
+    whether an output's pixels confirm a single candidate (:meth:`confirm`)."""
 
     def __init__(self, out_root: Path, sources: dict[str, Path],
-                 boxes: dict[str, list[list[int]]]) -> None:
+                 boxes: dict[str, list[list[int]]], thumbs: Optional[Thumbnails] = None) -> None:
         self.out_root = out_root
         self.sources = sources
         self.boxes = boxes
-        self._src: dict[str, Optional[np.ndarray]] = {}
+        self._thumbs = thumbs
+        self._src: dict[str, Optional[SourceThumb]] = {}
+        self._grids: dict[str, Optional[Grid]] = {}
+        self._out: tuple[str, Optional[np.ndarray]] = ("", None)
+        self._words: dict[str, set[str]] = {}
 
-    def _source_thumb(self, instance: str) -> Optional[np.ndarray]:
+    def prefetch(self, files: list[str]) -> None:
+        """Grids of the outputs about to be content-matched, read in parallel when possible."""
+        if self._thumbs is not None and files:
+            self._grids.update(self._thumbs.of_outputs(self.out_root, files))
+
+    def _source(self, instance: str) -> Optional[SourceThumb]:
+        if self._thumbs is not None and not self._src:  # all at once (cached), on first need
+            self._src.update(self._thumbs.of_sources())
         if instance not in self._src:
-            px = _first_frame(self.sources[instance])
-            self._src[instance] = None if px is None else thumbnail(px, self.boxes.get(instance, []))
+            self._src[instance] = source_thumb(self.sources[instance], self.boxes.get(instance, []))
         return self._src[instance]
 
+    def _source_thumb(self, instance: str) -> Optional[np.ndarray]:
+        found = self._source(instance)
+        return None if found is None else found[0]
+
+    def _output_frame(self, out_file: str) -> Optional[np.ndarray]:
+        """The output's first frame, decoded once even if asked for twice in a row."""
+        if self._out[0] != out_file:
+            self._out = (out_file, first_frame(self.out_root / out_file))
+        return self._out[1]
+
+    def confirm(self, out_file: str, instance: str, rec: OutputRecord) -> Optional[bool]:
+        """True when the output's pixels are the source's (:data:`CONFIRM_DISTANCE`), False when
+        clearly another image, None when pixels cannot tell.
+
+        None (the caller keeps the pair) for an output without decodable pixels (SR, RTSTRUCT:
+        a tool may rewrite every word of a document, so wording cannot refute it), for a blank
+        or nearly uniform image (a tool that blanked every pixel leaves no evidence either way;
+        its pixel checks fail on their own), and when the source has no pixels of that matrix.
+        """
+        if out_file not in self._grids:
+            self._grids[out_file] = output_grid(self.out_root / out_file)
+        src = self._source(instance)
+        d = confirm_distance(src and src[1], self._grids[out_file], self.boxes.get(instance, []))
+        return None if d is None else d < CONFIRM_DISTANCE
+
     def __call__(self, out_file: str, candidates: list[str], rec: OutputRecord) -> Optional[str]:
-        out_px = _first_frame(self.out_root / out_file)
+        out_px = self._output_frame(out_file)
         if out_px is not None and float(out_px.max() - out_px.min()) == 0:
             return None  # a blank image matches nothing
         if out_px is None:  # no pixels (SR, RTSTRUCT...): the non-PHI words settle the tie
             return self._by_text(out_file, candidates)
         best, best_d = None, MAX_DISTANCE
+        outs: dict[str, np.ndarray] = {}  # the output's thumbnail per set of boxes (mostly one)
         for inst in sorted(candidates):
-            src = self._source_thumb(inst)
-            out = thumbnail(out_px, self.boxes.get(inst, []))
-            if src is None or src.shape != out.shape:
-                continue
-            scale = float(src.max() - src.min()) or 1.0
-            d = float(np.abs(src - out).mean()) / scale
-            if d < best_d:
+            boxes = self.boxes.get(inst, [])
+            if (key := repr(boxes)) not in outs:
+                outs[key] = thumbnail(out_px, boxes)
+            d = distance(self._source_thumb(inst), outs[key])
+            if d is not None and d < best_d:
                 best, best_d = inst, d
         return best
 
@@ -87,33 +312,14 @@ class PixelFingerprint:
         out = text_words(self.out_root / out_file)
         if not out:
             return None
-        scored = sorted(((_jaccard(out, text_words(self.sources[i])), i) for i in sorted(candidates)),
+        scored = sorted(((jaccard(out, self._source_words(i)), i) for i in sorted(candidates)),
                         key=lambda t: -t[0])
         if scored and scored[0][0] >= MIN_TEXT_OVERLAP and (len(scored) == 1 or scored[0][0] > scored[1][0]):
             return scored[0][1]
         return None
 
-
-#: share of words an output must have in common with its source for a text-only match
-MIN_TEXT_OVERLAP = 0.5
-_NOT_WORDS = frozenset({"UI", "DA", "DT", "TM", "PN", "AS"})
-
-
-def text_words(path: Path) -> set[str]:
-    """The words of every text value of a file (any depth), UIDs, dates and names left out."""
-    from midib.score.values import words
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        found: set[str] = set()
-        for elem in ds.iterall():
-            if elem.VR in _NOT_WORDS or elem.VR == "SQ" or not isinstance(elem.value, (str, list)):
-                continue
-            values = elem.value if isinstance(elem.value, list) else [elem.value]
-            found.update(w for v in values if isinstance(v, str) for w in words(v))
-        return found
-    except Exception:
-        return set()
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
+    def _source_words(self, instance: str) -> set[str]:
+        """A source's words, read once (the same few documents tie again and again)."""
+        if instance not in self._words:
+            self._words[instance] = text_words(self.sources[instance])
+        return self._words[instance]

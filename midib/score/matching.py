@@ -5,13 +5,22 @@ things one would match on (UIDs, names, dates). So pairing goes from the most to
 direct evidence, each output claiming at most one source:
 
 1. the run's MIDI-B mapping CSV (new SOPInstanceUID -> old);
-2. an unchanged SOPInstanceUID;
+2. an unchanged SOPInstanceUID (for both, unless the output's matrix or SOP class contradict
+   the source so named: another benchmark made with the same seed reuses the same UIDs);
 3. content a de-identifier has no reason to change: SOP class, matrix size, frame count,
    InstanceNumber, geometry (ImagePositionPatient/Orientation) and the non-PHI structure of
    SR/RTSTRUCT/SEG (content tree size, ROI names, segment labels); ties, and outputs whose
    InstanceNumber or geometry changed, are settled by a pixel fingerprint computed outside the
    ledger's PHI boxes (:mod:`midib.score.fingerprint`), so masking burned-in text does not
    break it and neither does a change of transfer syntax.
+
+A source that is the only free one with the output's features is still confirmed by the
+fingerprint when the output has pixels: the features are shared by any slice at the same place
+of a like series (another patient's, another benchmark's), and an unrelated file paired on them
+would pass that source's "removed" checks. An output whose pixels are clearly another image is
+not paired on those features (another source of its size and class may match its pixels; else
+it is an extra output). Outputs without pixels, or blank ones, cannot be refuted and keep the
+unique candidate (see :meth:`midib.score.fingerprint.PixelFingerprint.confirm`).
 
 Two outputs claiming one source are reported as duplicates (the first by file name is scored);
 nothing is scored twice.
@@ -80,6 +89,9 @@ def features(record: OutputRecord, mask: tuple[bool, ...]) -> tuple:
 
 
 Fingerprinter = Callable[[str, list[str], OutputRecord], Optional[str]]
+#: (output file, instance, record) -> True (same image), False (another image), None (cannot tell);
+#: a Fingerprinter with a ``confirm`` method of this shape also vets unique candidates
+Confirmer = Callable[[str, str, OutputRecord], Optional[bool]]
 #: instance -> source path in, instance -> its record (FEATURE_PATHS at least) out
 SourceReader = Callable[[dict[str, Path]], dict[str, OutputRecord]]
 
@@ -96,22 +108,56 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
                   reader: SourceReader = read_sources) -> MatchResult:
     """Pair ``records`` (sorted by file) with ``sources`` (instance -> source file path)."""
     result = MatchResult()
-    pending: list[OutputRecord] = []
+    readable: list[OutputRecord] = []
+    named: dict[str, tuple[str, str]] = {}  # output file -> (the source its UID names, how)
     for rec in records:
         if rec.error:
             result.extra_outputs.append(rec.file)
             result.unreadable_outputs.append({"file": rec.file, "reason": str(rec.error)})
             continue
+        readable.append(rec)
         sop = rec.first(SOP_UID) or ""  # no SOPInstanceUID left: matched on content below
         old = (new_to_old.get(sop) or (sop if sop in sources else None)) if sop else None
         if old is not None and old in sources:
-            _claim(result, old, rec, "mapping" if sop in new_to_old else "uid")
+            named[rec.file] = (old, "mapping" if sop in new_to_old else "uid")
+    on_disk = {i: p for i, p in sources.items() if p.is_file()}
+    src_records = {i: r for i, r in sorted(reader(on_disk).items()) if not r.error} if readable else {}
+    pending: list[OutputRecord] = []
+    for rec in readable:
+        old, method = named.get(rec.file, ("", ""))
+        if old and not _contradicts(rec, src_records.get(old)):
+            _claim(result, old, rec, method)
         else:
             pending.append(rec)
     if pending:
-        _match_by_content(result, pending, sources, fingerprint, reader)
+        _match_by_content(result, pending, src_records, fingerprint)
+    if named:
+        _fall_back_to_names(result, named, {r.file: r for r in pending})
     result.unmatched_inputs = sorted(set(sources) - set(result.pairs))
     return result
+
+
+def _contradicts(rec: OutputRecord, src: Optional[OutputRecord]) -> bool:
+    """True when the output's matrix or (if it still has one) SOP class differ from those of
+    the source its UID or mapping row names: that name is a claim, and a de-identifier has no
+    reason to change these (another benchmark's file reusing a UID does; it goes to content
+    matching instead)."""
+    if src is None:
+        return False
+    keys = LOOSE[:2] + ((SOP_CLASS,) if _present(rec)[0] else ())
+    return any(tuple(map(_num, _values(rec, k))) != tuple(map(_num, _values(src, k))) for k in keys)
+
+
+def _fall_back_to_names(result: MatchResult, named: dict[str, tuple[str, str]],
+                        pending: dict[str, OutputRecord]) -> None:
+    """An output whose UID or mapping row was contradicted, that content could not pair either,
+    still goes to the source so named when no other output took it: a tool that crops an image
+    (an ultrasound banner) changes its matrix but keeps its UID, and is judged, not dropped."""
+    for file in [f for f in result.extra_outputs if f in pending and f in named]:
+        old, method = named[file]
+        if old not in result.pairs:
+            result.extra_outputs.remove(file)
+            _claim(result, old, pending[file], method)
 
 
 def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -> None:
@@ -123,11 +169,10 @@ def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -
     result.method[instance] = method
 
 
-def _match_by_content(result: MatchResult, pending: list[OutputRecord], sources: dict[str, Path],
-                      fingerprint: Optional[Fingerprinter], reader: SourceReader) -> None:
-    """Stage 3: features of the still unpaired sources, read once (headers only)."""
-    free = {i: p for i, p in sources.items() if i not in result.pairs and p.is_file()}
-    src_records = {i: r for i, r in sorted(reader(free).items()) if not r.error}
+def _match_by_content(result: MatchResult, pending: list[OutputRecord],
+                      sources: dict[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
+    """Stage 3: the still unpaired sources' features (headers only) against each output's."""
+    src_records = {i: r for i, r in sources.items() if i not in result.pairs}
     index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
@@ -137,17 +182,43 @@ def _match_by_content(result: MatchResult, pending: list[OutputRecord], sources:
                 index[mask][features(src, mask)].append(inst)
         return index[mask].get(features(rec, mask), [])
 
+    loose = (False,) * len(STRICT)
+    prefetch = getattr(fingerprint, "prefetch", None)
+    if prefetch is not None:  # every image about to be confirmed, read in parallel
+        prefetch([r.file for r in pending if any(v.strip() for v in _values(r, LOOSE[0]))])
     for rec in pending:
         mask = _present(rec)
         candidates, method = lookup(rec, mask), "content"
         if not candidates:  # InstanceNumber or geometry changed: size and class, then pixels
-            candidates, method = lookup(rec, mask[:1] + (False,) * len(STRICT)), "content+pixels"
-        free = [c for c in candidates if c not in result.pairs]
-        if len(free) == 1:  # the only source of its kind left: no pixels needed
-            _claim(result, free[0], rec, method.split("+")[0])
-        elif free and fingerprint is not None and (best := fingerprint(rec.file, free, rec)):
-            _claim(result, best, rec, "content+pixels")
-        elif not free and len(candidates) == 1:  # a second output of an already paired source
-            _claim(result, candidates[0], rec, method)
-        else:
+            candidates, method = lookup(rec, mask[:1] + loose), "content+pixels"
+        paired = _pair(result, rec, candidates, method, fingerprint)
+        if paired is None and method == "content":  # a header twin of another image: by pixels
+            others = [c for c in lookup(rec, mask[:1] + loose) if c not in candidates]
+            paired = _pair(result, rec, others, "content+pixels", fingerprint) if others else False
+        if not paired:
             result.extra_outputs.append(rec.file)
+
+
+def _pair(result: MatchResult, rec: OutputRecord, candidates: list[str], method: str,
+          fingerprint: Optional[Fingerprinter]) -> Optional[bool]:
+    """Claim the candidate ``rec`` came from: True if claimed, False if none fits, None if the
+    only candidate was refuted by the output's pixels."""
+    free = [c for c in candidates if c not in result.pairs]
+    if len(free) == 1 or (not free and len(candidates) == 1):  # the only source of its kind
+        only = free[0] if free else candidates[0]                 # (else: a second output of it)
+        if _refuted(fingerprint, rec, only):
+            return None
+        _claim(result, only, rec, method.split("+")[0] if free else method)
+        return True
+    if free and fingerprint is not None and (best := fingerprint(rec.file, free, rec)):
+        if _refuted(fingerprint, rec, best):  # the closest of like images, but not this one
+            return None
+        _claim(result, best, rec, "content+pixels")
+        return True
+    return False
+
+
+def _refuted(fingerprint: Optional[Fingerprinter], rec: OutputRecord, instance: str) -> bool:
+    """True when the output's pixels show it is another image than ``instance``'s."""
+    confirm: Optional[Confirmer] = getattr(fingerprint, "confirm", None)
+    return confirm is not None and confirm(rec.file, instance, rec) is False

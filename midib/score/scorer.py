@@ -21,7 +21,8 @@ from midib.answer_key import Check
 from midib.benchmark import Benchmark
 from midib.score import checkunits, keyfacts, pixelphase, pixelstage, workunits
 from midib.score.checks import IdMaps
-from midib.score.fingerprint import PixelFingerprint
+from midib.score.dates import shifts_by_patient
+from midib.score.fingerprint import PixelFingerprint, Thumbnails, source_thumbnails
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
                                 load_checks_header, output_files, read_mapping)
 from midib.score.matching import FEATURE_PATHS, MatchResult, SourceReader, match_outputs
@@ -130,18 +131,20 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         records = [r for unit in ex.map(workunits.observe_unit, workunits.file_units(files)) for r in unit]
         clock.lap("observe")
         reader = source_reader(ex, bench, sources)
-        match, maps = _match(records, sources, facts, ledger, run, opts, reader)
+        thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
+        match, maps = _match(records, sources, facts, ledger, run, opts, reader, thumbs)
         match.rejected_outputs = rejected
+        claimed = {rec.file for rec in match.pairs.values()}
+        unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
+        del records, claimed
+        shifts = _keep_what_follows(match, ledger, facts)
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
                                                 run.output_root, opts.ocr, ocr)
         clock.lap("pixels")
-        claimed = {rec.file for rec in match.pairs.values()}
-        unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
-        del records
 
-    ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger)
+    ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
     judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
         for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
@@ -163,6 +166,17 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
+def _keep_what_follows(match: MatchResult, ledger: LedgerFacts,
+                       facts: keyfacts.KeyFacts) -> dict[str, dict[int, int]]:
+    """Count each patient's date shifts now, then keep of every matched record only the file and
+    what date_interval checks read of other instances (``facts.refs``): the slim records held
+    every planted UID and date of every output (~3 KB each) until scoring ended."""
+    shifts = shifts_by_patient(match.pairs, ledger.dates)
+    keep = frozenset(facts.refs)
+    match.pairs = {inst: rec.trimmed(keep) for inst, rec in match.pairs.items()}
+    return {patient: dict(counts) for patient, counts in shifts.items()}
+
+
 def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> SourceReader:
     """Matching features of the sources, read in parallel once per benchmark version and cached
     for the user (every tool that renames its SOP instances needs them all)."""
@@ -179,13 +193,14 @@ def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> Source
 
 
 def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run: RunFolder,
-           opts: ScoreOptions, reader: SourceReader) -> tuple[MatchResult, IdMaps]:
+           opts: ScoreOptions, reader: SourceReader,
+           thumbs: Optional[Thumbnails] = None) -> tuple[MatchResult, IdMaps]:
     """Pair outputs with sources, then derive (or read) the old -> new identifier maps."""
     uid_path = opts.mapping or run.uid_mapping
     pid_path = opts.patid_mapping or run.patid_mapping
     uid_csv = read_mapping(uid_path) if uid_path else {}
     pid_csv = read_mapping(pid_path) if pid_path else {}
-    fp = PixelFingerprint(run.output_root, sources, facts.boxes)
+    fp = PixelFingerprint(run.output_root, sources, facts.boxes, thumbs)
     match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp, reader)
     maps = derive_maps(match.pairs, facts.first, ledger.uids, ledger.patids)
     if uid_csv:

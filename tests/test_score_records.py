@@ -32,3 +32,32 @@ def test_date_rows_from_counted_shifts_equal_those_from_the_records() -> None:
     assert dict(shifts["P1"]) == {4: 1, 5: 1}             # two different shifts: a failure
     assert shift_rows(shifts, {}) == date_rows(pairs, dates, {})
     assert shift_rows(shifts, {})[0]["passed"] is False
+
+
+def test_the_key_index_built_in_a_child_equals_the_one_built_here(mini_bench) -> None:
+    from midib.benchmark import Benchmark
+    from midib.score.scorer import _index_apart, _index_of
+    bench = Benchmark.open(mini_bench)
+    apart, here = _index_apart(bench), _index_of(bench)
+    assert apart.facts == here.facts and apart.facts.spans and apart.facts.pixel_checks
+    assert apart.ledger == here.ledger
+    assert apart.sweeper.needles.keys() == here.sweeper.needles.keys()
+
+
+def test_a_corrupt_key_read_in_the_child_is_one_clear_error(mini_bench, tmp_path) -> None:
+    import shutil
+
+    import pytest
+
+    from midib.benchmark import Benchmark
+    from midib.errors import MidibError
+    from midib.score.scorer import _index_apart
+    copy = tmp_path / "bench"
+    shutil.copytree(mini_bench / "answer_key", copy / "answer_key")
+    shutil.copy(mini_bench / "benchmark.json", copy / "benchmark.json")
+    key = copy / "answer_key" / "checks.jsonl"
+    lines = key.read_text().splitlines(True)
+    lines[3] = lines[3][:30] + "\n"
+    key.write_text("".join(lines))
+    with pytest.raises(MidibError, match=r"checks.jsonl:4: corrupt record"):
+        _index_apart(Benchmark.open(copy))

@@ -70,7 +70,7 @@ def _write(path: Path, implicit: bool) -> Path:
     ds.file_meta.MediaStorageSOPInstanceUID = SOP                      # the original SOP UID left
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     ds.file_meta.SourceApplicationEntityTitle = "ARELLANO EMILY"
-    ds.preamble = b"\0" * 128
+    ds.preamble = b"II*\0" + MRN.encode() + b"\0" * (124 - len(MRN))   # e.g. a TIFF header
     pydicom.dcmwrite(path, ds, implicit_vr=implicit, little_endian=True)
     return path
 
@@ -88,6 +88,7 @@ def test_blobs_and_file_meta_are_swept_alike_by_both_walkers(tmp_path: Path, imp
     assert (NAME, "(0002,0016)") in places                 # an AE title naming the patient
     assert (NAME, '(0011,"PROBE",02)') in places           # a name between binary bytes
     assert (MRN, "(0042,0011)") in places                  # inside an encapsulated document
+    assert (MRN, "(preamble)") in places                   # the 128 bytes before DICM
 
 
 def test_without_the_sweep_nothing_of_the_blobs_is_recorded(tmp_path: Path) -> None:

@@ -321,8 +321,16 @@ def meta_values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     return tuple(v.strip() for v in split_values(value))
 
 
+#: where the sweep reports text found in the 128-byte preamble (free for any use, PS3.10 7.1)
+PREAMBLE = "(preamble)"
+
+
 def sweep_meta(ds: Dataset, scan: Scanner, record: OutputRecord) -> None:
-    """Sweep the file meta header of a pydicom dataset (the raw walker: ``rawwalk.meta_sweep``)."""
+    """Sweep the preamble and the file meta header of a pydicom dataset (the raw walker:
+    ``rawwalk.meta_elements``): no key checks them, and a tool may leave PHI in either."""
+    for value in binary_strings(bytes(getattr(ds, "preamble", None) or b"")):
+        for needle, text in scan(value, "OB", PREAMBLE):
+            record.hits.append((needle, PREAMBLE, text[:200]))
     meta = getattr(ds, "file_meta", None)
     if not meta:
         return

@@ -23,8 +23,8 @@ from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import BaseTag
 
 from midib.score.observation import (BINARY_TEXTLIKE, BLOB_SWEEP_MAX, DEFER, SKIP_TAGS, TEXT_VRS,
-                                     Element, OutputRecord, Scanner, _UNSPLIT, _values, blob_values,
-                                     charset_codec, meta_values)
+                                     PREAMBLE, Element, OutputRecord, Scanner, _UNSPLIT, _values,
+                                     binary_strings, blob_values, charset_codec, meta_values)
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
                                   Fallback, file_meta, implicit_syntax, implicit_vr,
@@ -60,6 +60,8 @@ def meta_elements(buf: bytes, end: int) -> list[Element]:
     the header was already parsed by :func:`file_meta`, so it is well formed up to ``end``."""
     found: list[Element] = []
     pos = 132 if len(buf) >= 132 and buf[128:132] == b"DICM" else 0
+    if pos and (runs := binary_strings(bytes(buf[:128]))):
+        found.append(Element(PREAMBLE, "OB", runs))
     while pos + 8 <= end:
         group, elem, vrb, length = EXPLICIT_HEADER(buf, pos)
         vr, long_form = VRS[vrb]

@@ -13,6 +13,12 @@ Two measurements per run folder, both in this process on one core:
    are observed once beforehand (not timed), paired with their instances from the phase's own
    results.
 
+3. ``units``: the key units as the scorer judges them (:func:`midib.score.checkunits.check_unit`:
+   compiled unit, fused verdict loop, rows, per-instance rules, Arrow table) with every output
+   observed beforehand, so the figure is the per-check cost *without* the observe; once with
+   compiled units from a warm cache (what a second score of the same key does), once compiled
+   in memory (cache off: parse, reconcile, derive); best of three passes each.
+
 Usage: python benchmarks/bench_checks.py [--phase-only] [BENCH RUN ...]
 (default: /tmp/midib-bench-score/bench-small with its run-identity and run-oracle).
 Prints numbers; asserts nothing.
@@ -122,6 +128,52 @@ def parts(pairs) -> dict[str, float]:
 UNIT_ROWS = 2000
 
 
+def unit_costs(bench: Path, run: Path) -> dict[str, float]:
+    """CPU seconds per key check of judging every unit, outputs observed beforehand (untimed):
+    ``warm`` (compiled units read from a cache folder filled first), ``compile`` (cache off)."""
+    import os
+
+    from midib.cli import main as cli_main
+    from midib.score import checks as registry
+    from midib.score import checkunits
+
+    seen: dict = {}
+    real_run_units = checkunits.run_units
+    checkunits.run_units = lambda jobs, facts, key, judge, factory=None: seen.update(  # type: ignore
+        facts=facts, key=key, judge=judge) or iter(())
+    try:
+        cli_main(["score", str(bench), str(run), "--jobs", "1", "--no-ocr", "--no-conformance",
+                  "--out", tempfile.mkdtemp(prefix="bench_units_")])
+    finally:
+        checkunits.run_units = real_run_units
+    judge, spans = seen["judge"], checkunits.units(seen["facts"])
+    records: dict = {}
+    judge.observe = lambda rel, real=judge.observe: records.get(rel) or records.setdefault(rel, real(rel))
+    checkunits.init_checks(str(seen["key"]), judge)
+    env = os.environ.get("MIDIB_CACHE_DIR")
+    out: dict[str, float] = {}
+    try:   # the first pass fills the cache and observes every output once; then best of three
+        os.environ["MIDIB_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench_units_cache_")
+        _judge_all(judge, spans, registry)
+        out["warm"] = min(_judge_all(judge, spans, registry) for _ in range(3)) / seen["facts"].count
+        os.environ["MIDIB_CACHE_DIR"] = "off"
+        out["compile"] = min(_judge_all(judge, spans, registry) for _ in range(3)) / seen["facts"].count
+    finally:
+        os.environ.pop("MIDIB_CACHE_DIR") if env is None else os.environ.update(MIDIB_CACHE_DIR=env)
+    return out
+
+
+def _judge_all(judge, spans, registry) -> float:
+    """CPU seconds to judge every unit once, from a cleared memo (as a fresh scorer)."""
+    from midib.score import checkunits
+    judge.rules.swept.clear()
+    registry.clear_memo()
+    t0 = time.process_time()
+    for span in spans:
+        checkunits.check_unit(span)
+    return time.process_time() - t0
+
+
 def _instances(unit) -> list[tuple[int, int]]:
     """[start, end) ranges of consecutive pairs of one instance."""
     spans, start = [], 0
@@ -145,6 +197,9 @@ def main(argv: list[str]) -> None:
               f"{1e6 * seconds / n:.1f} us/check (jobs 1, whole phase, CPU)")
         if phase_only:
             continue
+        costs = unit_costs(bench, run)
+        print(f"{run.name}: units without observe (us/check, CPU): warm cache "
+              f"{1e6 * costs['warm']:.1f}, compiled in memory {1e6 * costs['compile']:.1f}")
         pairs = observed_pairs(bench, run, out / "results.parquet")
         timed = parts(pairs)
         detail = ", ".join(f"{k} {1e6 * v / len(pairs):.1f}" for k, v in timed.items())

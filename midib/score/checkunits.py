@@ -3,8 +3,9 @@
 After matching, everything a check needs beyond its own output file is known (which output
 each instance became, the identifier maps, the pixel verdicts), so the key is cut into units
 of consecutive instances of one series and each unit is judged where it runs: the worker
-seeks to the unit's byte range of the key file (noted during the first pass,
-:mod:`midib.score.keyfacts`), reads each instance's output file in full (the values every
+loads the unit's checks compiled (:mod:`midib.score.compiledkey`: parsed once from the unit's
+byte range of the key file, noted during the first pass, :mod:`midib.score.keyfacts`, then
+cached for the user), reads each instance's output file in full (the values every
 check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks
 (pixel checks take the verdicts of the pixel phase, :mod:`midib.score.pixelphase`) and
 midib's per-instance rules, and returns one Arrow table of rows. The parent never holds those
@@ -16,8 +17,10 @@ workers inherit it without copying it through pickles.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from dataclasses import dataclass, replace
+import gc
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -25,12 +28,12 @@ import pyarrow as pa
 
 from midib.answer_key import Check
 from midib.score import keyfacts, workunits
-from midib.score.checks import IdMaps, Observed, evaluate
+from midib.score.checks import IdMaps, Observed, evaluate, load_families, memo_get
+from midib.score.compiledkey import CompiledUnit, compile_checks, load_unit, make_check
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
 from midib.score.rows import RowBatch
 from midib.score.uids import concrete_key
-from midib.score.values import words
 from midib.score.verdict import Verdict
 
 #: instances per unit: large enough to amortise a task, small enough to keep memory flat
@@ -57,27 +60,75 @@ class Judge:
 
     def add(self, group: list[Check], batch: RowBatch) -> None:
         """Add the key rows then the rule rows of the instance whose checks are ``group``."""
-        group = reconcile_cleaned(group)
-        paired = self.match.pairs.get(group[0].instance)
+        self.add_unit(compile_checks(group), batch)
+
+    def add_unit(self, unit: CompiledUnit, batch: RowBatch) -> None:
+        """Add the key rows then the rule rows of each instance of a compiled unit."""
+        for start, end in unit.bounds:
+            self.add_instance(unit, start, end, batch)
+
+    def add_instance(self, unit: CompiledUnit, start: int, end: int, batch: RowBatch) -> None:
+        """Rows [start, end) of ``unit`` (one instance's checks), then that instance's rule rows."""
+        paired = self.match.pairs.get(unit.columns["instance"][start])
         rec = self.observe(paired.file) if paired is not None else None
-        verdicts = [self.verdict(c, rec) for c in group]
-        batch.add_keys(group, verdicts, rec.file if rec is not None else "")
+        failure = unjudged(rec)
+        if failure is not None:
+            verdicts = [failure] * (end - start)
+        else:
+            verdicts = self.verdicts(unit, start, end, rec)  # type: ignore[arg-type]
+        batch.add_columns(unit.row_columns(start, end), verdicts, rec.file if rec is not None else "")
         if rec is not None:
-            failed = {c.action for c, v in zip(group, verdicts) if not v.passed}
-            batch.extend(self.rules.rows_for(group, failed, rec))
+            failed = {a for a, v in zip(unit.columns["action"][start:end], verdicts) if not v.passed}
+            batch.extend(self.rules.rows_for(unit.checks(start, end), failed, rec))
+
+    def verdicts(self, unit: CompiledUnit, start: int, end: int, rec: OutputRecord) -> list[Verdict]:
+        """Verdicts of rows [start, end) against ``rec``: a memoised verdict when the memo holds
+        this expectation with these observed values (exactly what :func:`evaluate` would return:
+        same key), else :func:`evaluate` on the check. The hot loop of scoring: ~300,000 checks
+        for `small`, so it reads precomputed columns and builds no object on a memo hit."""
+        cols, registry, els_get = unit.columns, load_families(), rec.elements.get
+        fields = unit.field_columns()
+        out: list[Verdict] = []
+        for i, gk, ck, pre in zip(range(start, end), cols["generic"][start:end],
+                                  cols["concrete"][start:end], cols["prefix"][start:end]):
+            found = [] if gk is None else els_get(gk, [])
+            if ck is not None:
+                found = [e for e in found if e[0] == ck]
+            if pre is not None and gk is not None and (fn := registry.get(pre[0])) is not None:
+                try:
+                    hit = memo_get((fn,) + pre + (tuple([(e[1], e[2]) for e in found]),))
+                except (TypeError, IndexError, AttributeError):
+                    hit = None
+                if hit is not None:
+                    out.append(hit)
+                    continue
+            check = make_check(fields, i)
+            out.append(evaluate(check, Observed(found, rec, self.maps, self.precomputed.get(check.id),
+                                                lookup=self.match.pairs.get)))
+        return out
 
     def observe(self, rel: str) -> OutputRecord:
         """The output file read in full: wanted values, UIDs and the sweep's hits."""
         return observe(self.root / rel, rel, self.wanted, self.rules.sweeper)
 
     def verdict(self, check: Check, rec: Optional[OutputRecord]) -> Verdict:
-        if rec is None:
-            return Verdict.fail("no output matched")
-        if rec.error:  # read fine for matching, not now (changed or removed meanwhile): never a pass
-            return Verdict.fail(f"output {rec.file} could not be read again: {rec.error}")
+        """One check's verdict, the plain way (the reference :meth:`verdicts` is tested against)."""
+        failure = unjudged(rec)
+        if failure is not None:
+            return failure
+        assert rec is not None
         observed = Observed(elements_for(check, rec), rec, self.maps, self.precomputed.get(check.id),
                             lookup=self.match.pairs.get)
         return evaluate(check, observed)
+
+
+def unjudged(rec: Optional[OutputRecord]) -> Optional[Verdict]:
+    """The failure of every check of an instance without a readable output, else None."""
+    if rec is None:
+        return Verdict.fail("no output matched")
+    if rec.error:  # read fine for matching, not now (changed or removed meanwhile): never a pass
+        return Verdict.fail(f"output {rec.file} could not be read again: {rec.error}")
+    return None
 
 
 def elements_for(check: Check, rec: OutputRecord) -> list:
@@ -89,28 +140,6 @@ def elements_for(check: Check, rec: OutputRecord) -> list:
         return found
     key = concrete_key(check.path)
     return [e for e in found if e.path == key]
-
-
-def reconcile_cleaned(checks: list[Check]) -> list[Check]:
-    """Free text holding several PHI fragments gets one text_cleaned check per fragment, each
-    listing the other fragments as words to keep; a word some check wants removed from the same
-    element cannot also be required, so it is dropped from the ``retained`` lists."""
-    if not any(c.action == "text_cleaned" for c in checks):
-        return checks
-    removed: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for c in checks:
-        if c.path and c.action in ("text_cleaned", "text_removed"):
-            frags = c.expected.get("removed") or [c.expected.get("value", "")]
-            removed[(c.instance, c.path)].update(w for f in frags for w in words(str(f)))
-    out = []
-    for c in checks:
-        gone = removed.get((c.instance, c.path or ""), set())
-        if c.action == "text_cleaned" and gone:
-            kept = [w for w in c.expected.get("retained", []) if not set(words(str(w))) & gone]
-            if len(kept) != len(c.expected.get("retained", [])):
-                c = replace(c, expected={**c.expected, "retained": kept})
-        out.append(c)
-    return out
 
 
 def init_checks(key_path: str, judge: Judge) -> None:
@@ -137,9 +166,24 @@ def check_unit(span: tuple[int, int]) -> pa.Table:
     """Rows of the key checks and per-instance rules of one unit's instances."""
     judge: Judge = _CONTEXT["judge"]
     batch = RowBatch()
-    for group in keyfacts.by_instance(keyfacts.read_span(_CONTEXT["key"], span), True):
-        judge.add(group, batch)
-    return batch.table()
+    with no_cycle_collection():
+        judge.add_unit(load_unit(_CONTEXT["key"], span), batch)
+        return batch.table()
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused while a unit is judged: a unit allocates ~100 short-lived
+    containers per check (unpickled columns, tuples, lists) that reference counting frees, and
+    each automatic collection would walk the worker's whole heap (match, maps, memo) for none;
+    measured: a quarter of the loop's time. Whatever cycles a unit leaves are collected later."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,

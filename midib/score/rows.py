@@ -43,6 +43,8 @@ def attribute_of(path: Optional[str]) -> str:
 SCHEMA = pa.schema([(c, pa.bool_() if c == "passed" else pa.float64() if c in ("score", "weight")
                      else pa.string()) for c in COLUMNS])
 _ROW = itemgetter(*COLUMNS)
+#: the columns a key row takes from its verdict and output, not from its check
+_VERDICT_COLUMNS = frozenset({"source", "output_file", "passed", "score", "observed", "reason"})
 
 
 def expected_text(expected: Any) -> str:
@@ -144,6 +146,22 @@ class RowBatch:
         col["passed"] += [bool(v.passed) for v in verdicts]
         col["score"] += [float(v.score) for v in verdicts]
         col["expected"] += [expected_text(c.expected) for c in checks]
+        col["observed"] += [v.observed for v in verdicts]
+        col["reason"] += [v.reason for v in verdicts]
+
+    def add_columns(self, meta: dict[str, list], verdicts: list[Verdict], output_file: str,
+                    source: str = "key") -> None:
+        """Rows of answer-key checks whose check-only columns are ready (``meta``: results column
+        -> values, from a compiled unit, :mod:`midib.score.compiledkey`), with their verdicts."""
+        col, n = self.columns, len(verdicts)
+        if len(meta) != len(COLUMNS) - len(_VERDICT_COLUMNS) or not _VERDICT_COLUMNS.isdisjoint(meta):
+            raise ValueError(f"add_columns needs every check column, got {sorted(meta)}")
+        for name, values in meta.items():
+            col[name] += values
+        col["source"] += [source] * n
+        col["output_file"] += [output_file or ""] * n
+        col["passed"] += [bool(v.passed) for v in verdicts]
+        col["score"] += [float(v.score) for v in verdicts]
         col["observed"] += [v.observed for v in verdicts]
         col["reason"] += [v.reason for v in verdicts]
 

@@ -143,21 +143,44 @@ def memo_key(check: Check, observed: Observed, fn: Optional[CheckFunction] = Non
     Element paths are left out on purpose: no pure check reads them. ``fn`` (the registered
     function) is part of the key, so re-registering an action never returns stale verdicts.
     """
-    action = check.action
-    if action not in PURE_ACTIONS or check.path is None:
+    if check.path is None:
         return None
-    exp = check.expected
-    if type(exp) is dict and len(exp) == 1 and type(exp.get("value")) is str:
-        frozen: Hashable = exp["value"]
-    else:
-        frozen = _freeze(exp)
-        if frozen is None:
-            return None
+    prefix = memo_prefix(check, fn)
+    if prefix is None:
+        return None
     els = observed.elements
     if len(els) == 1:  # the common case, without building a list
         e = els[0]
-        return (fn, action, check.hipaa_class, frozen, ((e[1], e[2]),))
-    return (fn, action, check.hipaa_class, frozen, tuple([(e[1], e[2]) for e in els]))
+        return prefix + (((e[1], e[2]),),)
+    return prefix + (tuple([(e[1], e[2]) for e in els]),)
+
+
+def memo_prefix(check: Check, fn: Optional[CheckFunction]) -> Optional[tuple]:
+    """The part of :func:`memo_key` that depends on the check alone (function, action, HIPAA
+    class, frozen expectation), or None when the action is not memoised: what the scorer's
+    fused loop (:mod:`midib.score.compiledkey`) computes once per check before the elements."""
+    found = expectation_key(check.action, check.hipaa_class, check.expected)
+    return (fn,) + found if found is not None else None
+
+
+def expectation_key(action: str, hipaa_class: str, expected: Any) -> Optional[tuple]:
+    """(action, HIPAA class, frozen expectation) of a memoised action, else None: the part of
+    :func:`memo_key` a compiled key unit can keep (functions are not pickled)."""
+    if action not in PURE_ACTIONS:
+        return None
+    if type(expected) is dict and len(expected) == 1 and type(expected.get("value")) is str:
+        frozen: Hashable = expected["value"]
+    else:
+        frozen = _freeze(expected)
+        if frozen is None:
+            return None
+    return (action, hipaa_class, frozen)
+
+
+def memo_get(key: Hashable) -> Optional[Verdict]:
+    """The memoised verdict of a :func:`memo_key`, or None (a hit is exactly what
+    :func:`evaluate` would return for that key)."""
+    return _MEMO.get(key)
 
 
 def _freeze(value: Any) -> Optional[Hashable]:

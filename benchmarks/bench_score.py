@@ -89,6 +89,30 @@ def memory_slope(work: Path, presets: list[str], jobs: int) -> None:
         print(f"  growth: {(p1 - p0) * 1024 / (n1 - n0):.1f} KB per instance")
 
 
+def results_costs(score_dir: Path, unit_rows: int = 2000) -> None:
+    """CPU per row of the results path, on a score's own rows cut in units of ``unit_rows``
+    (about a work unit's): what each worker spends finishing its unit (CSV text, counts) and
+    what the parent, which shares the cores with the workers, spends writing it."""
+    import pyarrow.parquet as pq
+
+    from midib.score.sink import FileSink, unit_result
+    table = pq.read_table(score_dir / "results.parquet")
+    tables = [table.slice(i, unit_rows).combine_chunks() for i in range(0, table.num_rows, unit_rows)]
+    start = time.process_time()
+    units = [unit_result(t) for t in tables]
+    worker = time.process_time() - start
+    with tempfile.TemporaryDirectory(prefix="midib-bench-sink-") as tmp:
+        start = time.process_time()
+        sink = FileSink(Path(tmp))
+        for unit in units:
+            sink.extend_unit(unit)
+        sink.close()
+        parent = time.process_time() - start
+    per = 1e6 / table.num_rows
+    print(f"  results ({table.num_rows:,} rows): workers finish units {worker * per:.2f} us/row "
+          f"({worker:.2f} s), the parent writes them {parent * per:.2f} us/row ({parent:.2f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="small")
@@ -120,6 +144,7 @@ def main() -> None:
                   f"  x{wall / f_sec:4.1f} floor  peak {peak:4.0f} MB (worker {worker:4.0f} MB)"
                   f"  {summary['overall']['percent']:.2f}%"
                   f"\n      phases: {phases}")
+        results_costs(args.work / f"score-{tool}-headers-{args.jobs}")
 
     if args.memory_presets:
         memory_slope(args.work, args.memory_presets.split(","), args.jobs)

@@ -60,8 +60,10 @@ def file_key(kind: str, *paths: Path, extra: str = "") -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
 
 
-def cached(kind: str, paths: tuple[Path, ...], compute: Callable[[], T], extra: str = "") -> T:
-    """``compute()``, or its pickled result from an earlier call on the same unchanged files."""
+def cached(kind: str, paths: tuple[Path, ...], compute: Callable[[], T], extra: str = "",
+           valid: Optional[Callable[[T], bool]] = None) -> T:
+    """``compute()``, or its pickled result from an earlier call on the same unchanged files
+    (unless ``valid`` says the stored value is no longer usable, e.g. its sidecar is gone)."""
     folder = cache_dir()
     if folder is None:
         return compute()
@@ -70,11 +72,24 @@ def cached(kind: str, paths: tuple[Path, ...], compute: Callable[[], T], extra: 
     except OSError:
         return compute()
     found = _load(entry)
-    if found is not None:
+    if found is not None and (valid is None or valid(found[0])):
         return found[0]
     value = compute()
     _store(folder, entry, value)
     return value
+
+
+def sidecar(kind: str, paths: tuple[Path, ...], suffix: str, extra: str = "") -> Optional[Path]:
+    """Where an entry of :func:`cached` keeps data too big to unpickle whole (e.g. an SQLite
+    file of per-instance facts): same name, another suffix; removed with its entry. None when
+    caching is off or the files cannot be read."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        return folder / f"{kind}-{file_key(kind, *paths, extra=extra)}{suffix}"
+    except OSError:
+        return None
 
 
 def _load(entry: Path) -> Optional[tuple[Any]]:
@@ -102,3 +117,5 @@ def _prune(folder: Path) -> None:
     entries = sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)
     for old in entries[:-MAX_ENTRIES]:
         old.unlink(missing_ok=True)
+        for data in folder.glob(f"{old.stem}.*"):  # its sidecars
+            data.unlink(missing_ok=True)

@@ -8,7 +8,8 @@ byte range of the key file, noted during the first pass, :mod:`midib.score.keyfa
 cached for the user), reads each instance's output file in full (the values every
 check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks
 (pixel checks take the verdicts of the pixel phase, :mod:`midib.score.pixelphase`) and
-midib's per-instance rules, and returns one Arrow table of rows. The parent never holds those
+midib's per-instance rules, and returns the unit's rows finished: an Arrow table, its CSV
+text and its counts. The parent never holds those
 full observations, only the small ones matching needed, so its memory does not grow with the
 number of instances. Units are returned in key order (futures consumed in submission order),
 so results are the same for any --jobs. The context is set before the pool starts; forked
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import pyarrow as pa
 
 from midib.answer_key import Check
 from midib.score import keyfacts, workunits
@@ -33,6 +33,7 @@ from midib.score.compiledkey import CompiledUnit, compile_checks, load_unit, mak
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
 from midib.score.rows import RowBatch
+from midib.score.sink import UnitResult, unit_result
 from midib.score.uids import concrete_key
 from midib.score.verdict import Verdict
 
@@ -162,13 +163,15 @@ def units(facts: keyfacts.KeyFacts) -> list[tuple[int, int]]:
     return out
 
 
-def check_unit(span: tuple[int, int]) -> pa.Table:
-    """Rows of the key checks and per-instance rules of one unit's instances."""
+def check_unit(span: tuple[int, int]) -> UnitResult:
+    """Rows of the key checks and per-instance rules of one unit's instances, finished here:
+    the table, its CSV text and its counts (:func:`midib.score.sink.unit_result`), so that
+    the parent, which shares the CPU with the workers, only writes them."""
     judge: Judge = _CONTEXT["judge"]
     batch = RowBatch()
     with no_cycle_collection():
         judge.add_unit(load_unit(_CONTEXT["key"], span), batch)
-        return batch.table()
+        return unit_result(batch.table(), batch.columns)
 
 
 @contextmanager
@@ -187,8 +190,9 @@ def no_cycle_collection() -> Iterator[None]:
 
 
 def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,
-              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[pa.Table]:
-    """Frames of every unit, in key order, computed by ``jobs`` workers (inline for one)."""
+              factory: Optional[workunits.ExecutorFactory] = None) -> Iterator[UnitResult]:
+    """Every unit's rows (:class:`~midib.score.sink.UnitResult`, for ``sink.extend_unit``),
+    in key order, computed by ``jobs`` workers (inline for one)."""
     initargs = (str(key_path), judge)
     if factory is not None:
         ex = factory(jobs, init_checks, initargs)

@@ -10,7 +10,8 @@ fails when the shifts differ, naming them.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
 
 from midib.answer_key import Check
 from midib.score.observation import OutputRecord
@@ -22,10 +23,12 @@ from midib.score.verdict import Verdict
 PlantedDates = dict[str, list[tuple[str, str, str]]]   # instance -> [(path key, old, patient)]
 
 
-def shifts_by_patient(pairs: dict[str, OutputRecord], dates: PlantedDates) -> dict[str, dict[int, int]]:
-    """patient -> {shift in days: how many dates moved by it} (removed dates ignored)."""
+def shifts_by_patient(pairs: Union[Mapping[str, OutputRecord], Iterable[tuple[str, OutputRecord]]],
+                      dates: Mapping[str, list[tuple[str, str, str]]]) -> dict[str, dict[int, int]]:
+    """patient -> {shift in days: how many dates moved by it} (removed dates ignored); the
+    pairs as instance -> record, or a stream of them."""
     shifts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for inst, rec in pairs.items():
+    for inst, rec in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         for key, old, patient in dates.get(inst, []):
             new = value_at(rec, key)
             a, b = dicom_date(old), dicom_date(new) if new else None

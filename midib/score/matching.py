@@ -29,10 +29,12 @@ nothing is scored twice.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from midib.score.diskmap import Subset
 from midib.score.observation import OutputRecord, observe
 
 SOP_UID, SOP_CLASS = "(0008,0018)", "(0008,0016)"
@@ -93,7 +95,7 @@ Fingerprinter = Callable[[str, list[str], OutputRecord], Optional[str]]
 #: a Fingerprinter with a ``confirm`` method of this shape also vets unique candidates
 Confirmer = Callable[[str, str, OutputRecord], Optional[bool]]
 #: instance -> source path in, instance -> its record (FEATURE_PATHS at least) out
-SourceReader = Callable[[dict[str, Path]], dict[str, OutputRecord]]
+SourceReader = Callable[[dict[str, Path]], Mapping[str, OutputRecord]]
 
 
 def read_sources(sources: dict[str, Path]) -> dict[str, OutputRecord]:
@@ -121,7 +123,7 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
         if old is not None and old in sources:
             named[rec.file] = (old, "mapping" if sop in new_to_old else "uid")
     on_disk = {i: p for i, p in sources.items() if p.is_file()}
-    src_records = {i: r for i, r in sorted(reader(on_disk).items()) if not r.error} if readable else {}
+    src_records: Mapping[str, OutputRecord] = Subset(reader(on_disk), on_disk, _readable) if readable else {}
     pending: list[OutputRecord] = []
     for rec in readable:
         old, method = named.get(rec.file, ("", ""))
@@ -135,6 +137,10 @@ def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
         _fall_back_to_names(result, named, {r.file: r for r in pending})
     result.unmatched_inputs = sorted(set(sources) - set(result.pairs))
     return result
+
+
+def _readable(rec: OutputRecord) -> bool:
+    return not rec.error
 
 
 def _contradicts(rec: OutputRecord, src: Optional[OutputRecord]) -> bool:
@@ -170,15 +176,15 @@ def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -
 
 
 def _match_by_content(result: MatchResult, pending: list[OutputRecord],
-                      sources: dict[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
+                      sources: Mapping[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
     """Stage 3: the still unpaired sources' features (headers only) against each output's."""
-    src_records = {i: r for i, r in sources.items() if i not in result.pairs}
+    unpaired = [i for i in sources if i not in result.pairs]  # read one at a time, when indexed
     index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
         if mask not in index:  # sources indexed once per combination of keys outputs still have
             index[mask] = defaultdict(list)
-            for inst, src in src_records.items():
+            for inst, src in Subset(sources, unpaired).items():
                 index[mask][features(src, mask)].append(inst)
         return index[mask].get(features(rec, mask), [])
 

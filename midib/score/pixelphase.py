@@ -12,8 +12,10 @@ on --jobs, and batched OCR equals box-by-box OCR (tests/test_score_ocr.py).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from midib.answer_key import Check
 from midib.score import pixelstage, workunits
@@ -25,33 +27,46 @@ PIXEL_UNIT = 8
 OCR_BATCH = 256
 
 
-def pixel_unit(items: list[tuple[list[Check], Optional[str], str]]) -> list[tuple[dict, list]]:
-    """Pixel verdicts (and OCR crops) for a few instances: (checks, source path, output path)."""
+def pixel_unit(items: list[tuple[list[Check], Optional[str], str]],
+               use_ocr: bool = True) -> list[tuple[dict, list, int]]:
+    """Pixel verdicts for a few instances, (checks, source path, output path) each: the verdicts,
+    the crops left for OCR and how many boxes were settled here without it."""
     out = []
     for checks, src, dst in items:
         job = pixelstage.PixelJob()
         verdicts = pixelstage.instance_verdicts(checks, Path(src) if src else None, Path(dst), job)
-        out.append((verdicts, job.crops))
+        boxes = len(job.crops)
+        verdicts.update(pixelstage.settle_without_ocr(job, use_ocr))
+        out.append((verdicts, job.crops, boxes - len(job.crops)))
     return out
 
 
-def pixel_verdicts(ex: Any, checks: list[Check], match: MatchResult, input_dir: Path, out_root: Path,
-                   use_ocr: bool, stats: pixelstage.OcrStats) -> dict[str, Verdict]:
-    """Verdicts of every pixel check of a matched instance (unmatched ones fail in the key units)."""
+def pixel_verdicts(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Check]]], match: MatchResult,
+                   input_dir: Path, out_root: Path, use_ocr: bool,
+                   stats: pixelstage.OcrStats) -> dict[str, Verdict]:
+    """Verdicts of every pixel check of a matched instance (unmatched ones fail in the key units).
+    ``checks``: the pixel checks, or instance -> its pixel checks (the key index keeps them so,
+    on disk: only the matched instances' are read)."""
     by_instance: dict[str, list[Check]] = defaultdict(list)
-    for c in checks:
-        if c.instance in match.pairs:
-            by_instance[c.instance].append(c)
+    if isinstance(checks, Mapping):
+        for inst in match.pairs:
+            by_instance[inst].extend(checks.get(inst, ()))
+    else:
+        for c in checks:
+            if c.instance in match.pairs:
+                by_instance[c.instance].append(c)
+    by_instance = {i: found for i, found in by_instance.items() if found}
     items = [(found, str(input_dir / found[0].file) if found[0].file else None,
               str(out_root / match.pairs[i].file)) for i, found in sorted(by_instance.items())]
     verdicts: dict[str, Verdict] = {}
     pending = pixelstage.PixelJob()
     pixelstage.run_ocr(pixelstage.PixelJob(), use_ocr, stats)  # availability, even with no box
     boxes, seconds = 0, 0.0
-    for unit in ex.map(pixel_unit, workunits.chunks(items, PIXEL_UNIT)):
-        for found, crops in unit:
+    for unit in ex.map(partial(pixel_unit, use_ocr=use_ocr), workunits.chunks(items, PIXEL_UNIT)):
+        for found, crops, settled in unit:
             verdicts.update(found)
             pending.crops.extend(crops)
+            boxes += settled
         if len(pending.crops) >= OCR_BATCH:
             verdicts.update(pixelstage.run_ocr(pending, use_ocr, stats))
             boxes, seconds = boxes + stats.boxes, seconds + stats.seconds

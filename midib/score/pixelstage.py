@@ -220,15 +220,40 @@ def run_ocr(job: PixelJob, use_ocr: bool, stats: OcrStats) -> dict[str, Verdict]
         except ImportError as e:
             stats.available, stats.reason = False, f"OCR module missing: {e}"
     else:
-        stats.available, stats.reason = False, "disabled (--no-ocr)"
+        stats.available, stats.reason = False, NO_OCR
     start = time.perf_counter()
     if engine is not None and stats.available and job.crops:
         verdicts = engine.hidden_many([(crop, box, text) for _, crop, box, text in job.crops])
         result = {cid: v for (cid, *_), v in zip(job.crops, verdicts)}
     else:
-        result = {}
-        for cid, crop, box, _ in job.crops:
-            result[cid] = (Verdict.ok("uniform") if _uniform(crop, box) else
-                           Verdict.fail(f"box not uniform and OCR did not run ({stats.reason})"))
+        result = {cid: _without_ocr(crop, box, stats.reason) for cid, crop, box, _ in job.crops}
     stats.seconds = time.perf_counter() - start
     return result
+
+
+NO_OCR = "disabled (--no-ocr)"
+
+
+def _without_ocr(crop: np.ndarray, box: list[int], reason: str) -> Verdict:
+    return (Verdict.ok("uniform") if _uniform(crop, box) else
+            Verdict.fail(f"box not uniform and OCR did not run ({reason})"))
+
+
+def settle_without_ocr(job: PixelJob, use_ocr: bool) -> dict[str, Verdict]:
+    """Verdicts of the queued crops that need no OCR, taken out of ``job``: decided where the
+    crop was cut (a worker), so only crops still showing something travel to the OCR batch in
+    the parent. Without OCR that is every crop; with it, a crop uniform by both tests of
+    :func:`run_ocr` (the engine's and the fallback's), whose verdict is "uniform" either way."""
+    from midib.score.ocr import UNIFORM_STD, to_gray8
+    settled: dict[str, Verdict] = {}
+    left = []
+    for item in job.crops:
+        cid, crop, box, _ = item
+        if not use_ocr:
+            settled[cid] = _without_ocr(crop, box, NO_OCR)
+        elif _uniform(crop, box) and (gray := to_gray8(crop, box)).size and float(gray.std()) < UNIFORM_STD:
+            settled[cid] = Verdict.ok("uniform")
+        else:
+            left.append(item)
+    job.crops = left
+    return settled

@@ -11,17 +11,22 @@ whose ``map`` keeps order, and units do not depend on --jobs, so neither do resu
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Optional
+from uuid import uuid4
 
 from midib import cache
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
-from midib.score import checkunits, keyfacts, pixelphase, pixelstage, workunits
+from midib.errors import MidibError
+from midib.score import checkunits, diskmap, keyfacts, pixelphase, pixelstage, workunits
 from midib.score.checks import IdMaps
 from midib.score.dates import shifts_by_patient
+from midib.score.diskmap import DiskMap
 from midib.score.fingerprint import PixelFingerprint, Thumbnails, source_thumbnails
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
                                 load_checks_header, output_files, read_mapping)
@@ -81,6 +86,13 @@ class KeyIndex:
     ledger: LedgerFacts
     sweeper: Sweeper
 
+    def usable(self) -> bool:
+        """Whether the per-instance facts it keeps on disk are still there (a cached index whose
+        file was removed is recomputed)."""
+        return all(m.usable() for m in (self.facts.pixel_checks, self.facts.boxes, self.ledger.uids,
+                                        self.ledger.patids, self.ledger.dates)
+                   if isinstance(m, DiskMap))
+
     def identifying_paths(self) -> frozenset[str]:
         """What matching, the identifier maps and the cross-instance checks read of every output:
         the first, slim observation keeps only these."""
@@ -89,13 +101,35 @@ class KeyIndex:
 
 
 def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
-              spans: Optional[dict[str, tuple[int, int]]] = None) -> KeyIndex:
-    """One pass over the key and one over the ledger (``spans`` filled as the key is read)."""
+              spans: Optional[dict[str, tuple[int, int]]] = None,
+              store: Optional[Path] = None) -> KeyIndex:
+    """One pass over the key and one over the ledger (``spans`` filled as the key is read);
+    the per-instance facts then go to the SQLite file ``store`` (default: a scratch file)."""
     sweeper = Sweeper()
     facts = keyfacts.gather(raw(), sweeper.keep, spans)
     ledger = ledger_facts(bench, sweeper)
     facts.wanted.update(generic_key(p) for p in ledger.paths)
+    to_disk(facts, ledger, store)
     return KeyIndex(facts, ledger, sweeper)
+
+
+def to_disk(facts: keyfacts.KeyFacts, ledger: LedgerFacts, store: Optional[Path]) -> None:
+    """Move the per-instance facts (pixel checks, PHI boxes, planted UIDs, PatientIDs, dates:
+    ~3 KB an instance) into ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
+    written (a read-only cache) gives way to a scratch file."""
+    grouped: dict[str, list[keyfacts.PixelCheck]] = {}
+    for c in facts.pixel_checks:
+        grouped.setdefault(c.instance, []).append(c)
+    tables = {"pixel_checks": grouped, "boxes": facts.boxes, "uids": ledger.uids,
+              "patids": ledger.patids, "dates": ledger.dates}
+    for target in ((store,) if store is not None else ()) + (diskmap.scratch_dir() / f"key-{uuid4().hex}.db",):
+        try:
+            maps = diskmap.write_tables(target, {name: items.items() for name, items in tables.items()})
+        except (OSError, sqlite3.Error):
+            continue
+        facts.pixel_checks, facts.boxes = maps["pixel_checks"], maps["boxes"]
+        ledger.uids, ledger.patids, ledger.dates = maps["uids"], maps["patids"], maps["dates"]
+        return
 
 
 def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callable[[], Iterator[Check]], str]:
@@ -111,17 +145,19 @@ def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callab
     _, name = load_checks_header(bench)
     stream, _ = keyfacts.key_source(bench.checks_path)
     paths = (bench.checks_path, bench.ledger_path) if bench.ledger_path.is_file() else (bench.checks_path,)
-    index = cache.cached("score-key", paths, lambda: _index_apart(bench))
+    store = cache.sidecar("score-key", paths, ".db")
+    diskmap.scratch_dir()  # made here, before a child process writes in it
+    index = cache.cached("score-key", paths, lambda: _index_apart(bench, store), valid=KeyIndex.usable)
     return index, stream, name
 
 
-def _index_of(bench: Benchmark) -> KeyIndex:
+def _index_of(bench: Benchmark, store: Optional[Path] = None) -> KeyIndex:
     spans: dict[str, tuple[int, int]] = {}
     _, raw = keyfacts.key_source(bench.checks_path, spans)
-    return index_key(bench, raw, spans)
+    return index_key(bench, raw, spans, store)
 
 
-def _index_apart(bench: Benchmark) -> KeyIndex:
+def _index_apart(bench: Benchmark, store: Optional[Path] = None) -> KeyIndex:
     """:func:`index_key` in a child process. Reading a key parses every record (~300,000 for
     `small`) between the facts it keeps; the freed records leave the parent's heap fragmented
     (~30 MB more resident at `small`, growing with the key), while a child hands back only the
@@ -131,9 +167,9 @@ def _index_apart(bench: Benchmark) -> KeyIndex:
     try:
         context = multiprocessing.get_context("fork")
     except ValueError:  # no fork on this platform: in this process
-        return _index_of(bench)
+        return _index_of(bench, store)
     with ProcessPoolExecutor(1, mp_context=context) as ex:
-        return ex.submit(_index_of, bench).result()
+        return ex.submit(_index_of, bench, store).result()
 
 
 def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
@@ -148,16 +184,19 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
 
     initargs = (str(run.output_root), index.identifying_paths(), sweeper)
     with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
-        records = [r for unit in ex.map(workunits.observe_unit, workunits.file_units(files)) for r in unit]
+        store = diskmap.scratch_dir() / f"records-{uuid4().hex}.db"
+        records, full = _observed(ex, files, store)
         clock.lap("observe")
         reader = source_reader(ex, bench, sources)
         thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
-        match, maps = _match(records, sources, facts, ledger, run, opts, reader, thumbs)
+        match, maps = _match(records, sources, facts, ledger, run, opts, reader, thumbs, full=full)
         match.rejected_outputs = rejected
         claimed = {rec.file for rec in match.pairs.values()}
         unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
         del records, claimed
-        shifts = _keep_what_follows(match, ledger, facts)
+        shifts = _keep_what_follows(match, ledger, facts, full)
+        full.close()
+        store.unlink(missing_ok=True)
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
@@ -167,8 +206,8 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
     judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
-        for frame in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
-            sink.extend_frame(frame)
+        for unit in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
+            sink.extend_unit(unit)
     else:
         for group in keyfacts.by_instance(stream(), facts.grouped):
             sink.extend(judge.rows(group))
@@ -186,43 +225,91 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
-def _keep_what_follows(match: MatchResult, ledger: LedgerFacts,
-                       facts: keyfacts.KeyFacts) -> dict[str, dict[int, int]]:
+def _observed(ex: Any, files: list[str], store: Path) -> tuple[list[OutputRecord], DiskMap]:
+    """Every output's slim record (:func:`workunits.observe_unit`), written to the SQLite file
+    ``store`` as the units arrive, and in memory only what matching reads of it (the
+    FEATURE_PATHS): the planted identifiers and dates of the identifier maps (~4 KB an output)
+    are read back from disk once the pairs are known, so the parent never holds them all."""
+    views: list[OutputRecord] = []
+
+    def spilled() -> Iterator[tuple[str, OutputRecord]]:
+        for unit in ex.map(workunits.observe_unit, workunits.file_units(files)):
+            for rec in unit:
+                views.append(workunits.SlimRecord(rec.trimmed(_MATCH_KEYS)))
+                yield rec.file, rec
+    return views, DiskMap.write(store, "records", spilled())
+
+
+_MATCH_KEYS = frozenset(FEATURE_PATHS)
+
+
+def _paired(match: MatchResult, full: Optional[Mapping[str, OutputRecord]]) -> Iterator[tuple[str, OutputRecord]]:
+    """(instance, full slim record) of every pair, streamed from ``full`` (in its order: one
+    scan of the file, not a look-up per pair); the records paired themselves without it."""
+    if full is None:
+        yield from match.pairs.items()
+        return
+    instance_of = {rec.file: inst for inst, rec in match.pairs.items()}
+    for file, rec in full.items():
+        if (inst := instance_of.get(file)) is not None:
+            yield inst, rec
+
+
+def _keep_what_follows(match: MatchResult, ledger: LedgerFacts, facts: keyfacts.KeyFacts,
+                       full: Optional[Mapping[str, OutputRecord]] = None) -> dict[str, dict[int, int]]:
     """Count each patient's date shifts now, then keep of every matched record only the file and
     what date_interval checks read of other instances (``facts.refs``): the slim records held
     every planted UID and date of every output (~3 KB each) until scoring ended."""
-    shifts = shifts_by_patient(match.pairs, ledger.dates)
-    keep = frozenset(facts.refs)
-    match.pairs = {inst: rec.trimmed(keep) for inst, rec in match.pairs.items()}
+    keep, trimmed = frozenset(facts.refs), {}
+
+    def trimming() -> Iterator[tuple[str, OutputRecord]]:  # trimmed as the shifts are counted
+        for inst, rec in _paired(match, full):
+            trimmed[inst] = rec.trimmed(keep)
+            yield inst, rec
+    shifts = shifts_by_patient(trimming(), ledger.dates)
+    match.pairs = {inst: trimmed[inst] for inst in match.pairs}
     return {patient: dict(counts) for patient, counts in shifts.items()}
 
 
 def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> SourceReader:
     """Matching features of the sources, read in parallel once per benchmark version and cached
-    for the user (every tool that renames its SOP instances needs them all)."""
-    def read_all() -> dict[str, OutputRecord]:
+    for the user (every tool that renames its SOP instances needs them all), on disk
+    (:mod:`midib.score.diskmap`): matching reads the ones it needs, one by one."""
+    key_files = tuple(p for p in (bench.checks_path, bench.manifest_path) if p.is_file())
+    extra = str(bench.input_dir.resolve())
+
+    def read_all() -> DiskMap:
         order = sorted(sources)
         units = workunits.chunks([str(sources[i]) for i in order], workunits.UNIT_SIZE)
-        return dict(zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit)))
+        records = zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit))
+        for target in (cache.sidecar("score-sources", key_files, ".db", extra=extra),
+                       diskmap.scratch_dir() / f"sources-{uuid4().hex}.db"):
+            if target is not None:
+                try:
+                    return diskmap.write_tables(target, {"sources": records})["sources"]
+                except (OSError, sqlite3.Error):
+                    records = zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit))
+        raise MidibError("cannot write the sources' matching features anywhere (scratch folder full?)")
 
-    def reader(wanted: dict[str, Path]) -> dict[str, OutputRecord]:
-        key_files = tuple(p for p in (bench.checks_path, bench.manifest_path) if p.is_file())
-        found = cache.cached("score-sources", key_files, read_all, extra=str(bench.input_dir.resolve()))
-        return {i: found[i] for i in wanted if i in found}
+    def reader(wanted: dict[str, Path]) -> Mapping[str, OutputRecord]:
+        found = cache.cached("score-sources", key_files, read_all, extra=extra, valid=DiskMap.usable)
+        return diskmap.Subset(found, wanted)
     return reader
 
 
 def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run: RunFolder,
            opts: ScoreOptions, reader: SourceReader,
-           thumbs: Optional[Thumbnails] = None) -> tuple[MatchResult, IdMaps]:
-    """Pair outputs with sources, then derive (or read) the old -> new identifier maps."""
+           thumbs: Optional[Thumbnails] = None,
+           full: Optional[Mapping[str, OutputRecord]] = None) -> tuple[MatchResult, IdMaps]:
+    """Pair outputs with sources, then derive (or read) the old -> new identifier maps (from
+    ``full``, file -> the whole slim record, where ``records`` hold only matching's paths)."""
     uid_path = opts.mapping or run.uid_mapping
     pid_path = opts.patid_mapping or run.patid_mapping
     uid_csv = read_mapping(uid_path) if uid_path else {}
     pid_csv = read_mapping(pid_path) if pid_path else {}
     fp = PixelFingerprint(run.output_root, sources, facts.boxes, thumbs)
     match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp, reader)
-    maps = derive_maps(match.pairs, facts.first, ledger.uids, ledger.patids)
+    maps = derive_maps(_paired(match, full), facts.first, ledger.uids, ledger.patids)
     if uid_csv:
         maps.uid, maps.source = {o: {n} for o, n in uid_csv.items()}, "mapping"
     if pid_csv:

@@ -11,8 +11,9 @@ the referenced object's new UID.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Union
 
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
@@ -26,7 +27,7 @@ from midib.tagpath import TagPath
 PATIENT_ID = "(0010,0020)"
 PRIMARY = {"(0008,0018)": "instance", "(0020,000d)": "study_uid", "(0020,000e)": "series_uid"}
 
-Known = dict[str, list[tuple[str, str]]]       # instance -> [(concrete path key, old value)]
+Known = Mapping[str, list[tuple[str, str]]]      # instance -> [(concrete path key, old value)]
 
 
 @lru_cache(maxsize=65536)
@@ -55,11 +56,12 @@ def value_at(record: OutputRecord, key: str) -> str | None:
     return None
 
 
-def derive_maps(pairs: dict[str, OutputRecord], first_check: dict[str, Check],
-                uids: Known, patids: Known) -> IdMaps:
-    """old -> {new} for UIDs (all planted paths and primary ones) and PatientIDs."""
+def derive_maps(pairs: Union[Mapping[str, OutputRecord], Iterable[tuple[str, OutputRecord]]],
+                first_check: Mapping[str, Check], uids: Known, patids: Known) -> IdMaps:
+    """old -> {new} for UIDs (all planted paths and primary ones) and PatientIDs, from the
+    pairs (instance -> record, or a stream of them)."""
     maps = IdMaps()
-    for inst, rec in pairs.items():
+    for inst, rec in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         for key, old in uids.get(inst, []):
             if (new := value_at(rec, key)):
                 maps.uid.setdefault(old, set()).add(new)

@@ -1,0 +1,179 @@
+"""Per-instance facts kept on disk, read by key: the scorer's memory flat in the number of instances.
+
+The key's index holds, for every instance, its pixel checks and PHI boxes and the UIDs, PatientIDs
+and dates the ledger planted in it: ~3 KB an instance as Python objects, so ~160 MB for a
+`midi-b` benchmark (54,000 instances) in the parent and again in every forked worker that
+touches it. Scoring reads each of them once or twice, by instance, so they live in an SQLite
+file (the standard library's; one table per map, values pickled) and a :class:`DiskMap` reads
+one row per look-up (~10 us). It pickles as its file's path, so a cached index and forked
+workers share the file, each process opening its own read-only connection.
+
+Where the file lives: beside the cached index in the user's cache (:func:`midib.cache.sidecar`),
+or, with the cache off, in a scratch folder of the process removed when it exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Optional
+
+_SCRATCH: list[Path] = []
+_CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}
+#: SQLite page cache per connection (KiB)
+CACHE_KB = 256
+
+
+class DiskMap(Mapping[str, Any]):
+    """A read-only ``str -> value`` mapping stored in table ``table`` of the SQLite file ``path``;
+    iteration follows the order the items were written in (as a dict's would)."""
+
+    def __init__(self, path: Path, table: str) -> None:
+        self.path, self.table = Path(path), table
+        self._conn: Optional[sqlite3.Connection] = None
+        self._pid = -1
+        self._len: Optional[int] = None
+
+    @classmethod
+    def write(cls, path: Path, table: str, items: Iterable[tuple[str, Any]]) -> "DiskMap":
+        """Store ``items`` as table ``table`` of ``path`` (created if missing, table replaced)."""
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB NOT NULL)")
+            conn.executemany(f"INSERT INTO {table} (k, v) VALUES (?, ?)",
+                             ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in items))
+        conn.close()
+        return cls(path, table)
+
+    def usable(self) -> bool:
+        """Whether the file and its table are there (a cache entry whose file was removed is not)."""
+        if not self.path.is_file():  # an open connection would still read a removed file
+            return False
+        try:
+            self._db().execute(f"SELECT 1 FROM {self.table} LIMIT 1").fetchall()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def _db(self) -> sqlite3.Connection:
+        """This process's connection to the file, shared by its tables (a forked worker opens
+        its own: SQLite handles must not cross a fork), with a small page cache: look-ups by
+        key and one-pass scans gain nothing from SQLite's default 2 MB per connection."""
+        if self._conn is None or self._pid != os.getpid():
+            key = (os.getpid(), str(self.path))
+            conn = _CONNECTIONS.get(key)
+            if conn is None:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       check_same_thread=False)
+                conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+                _CONNECTIONS[key] = conn
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def close(self) -> None:
+        """Close this process's connection to the file (its other tables reopen it on use)."""
+        conn = _CONNECTIONS.pop((os.getpid(), str(self.path)), None)
+        if conn is not None:
+            conn.close()
+        self._conn, self._pid = None, -1
+
+    def __getitem__(self, key: str) -> Any:
+        row = self._db().execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return pickle.loads(row[0])
+
+    def __contains__(self, key: object) -> bool:
+        return self._db().execute(f"SELECT 1 FROM {self.table} WHERE k = ?", (key,)).fetchone() is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for (k,) in self._db().execute(f"SELECT k FROM {self.table} ORDER BY rowid"):
+            yield k
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        """(key, value) in written order, streamed (one row at a time, never all in memory)."""
+        for k, v in self._db().execute(f"SELECT k, v FROM {self.table} ORDER BY rowid"):
+            yield k, pickle.loads(v)
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = self._db().execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
+        return self._len
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self.path), "table": self.table}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(Path(state["path"]), state["table"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"DiskMap({str(self.path)!r}, {self.table!r})"
+
+
+def write_tables(target: Path, tables: dict[str, Iterable[tuple[str, Any]]]) -> dict[str, DiskMap]:
+    """Write every table to a temporary file beside ``target``, then rename it into place:
+    a scorer running at the same time never opens half a file."""
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        for table, items in tables.items():
+            DiskMap.write(tmp, table, items)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {table: DiskMap(target, table) for table in tables}
+
+
+class Subset(Mapping[str, Any]):
+    """The entries of ``base`` whose keys are in ``keys`` and whose value ``keep`` accepts, read
+    lazily (in sorted key order): a view, never a copy of the records."""
+
+    def __init__(self, base: Mapping[str, Any], keys: Iterable[str], keep=None) -> None:
+        self.base, self.keys_, self.keep = base, frozenset(keys), keep
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys_:
+            raise KeyError(key)
+        value = self.base[key]
+        if self.keep is not None and not self.keep(value):
+            raise KeyError(key)
+        return value
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        for key in sorted(self.keys_):
+            try:
+                yield key, self[key]
+            except KeyError:
+                continue
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self.items())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def scratch_dir() -> Path:
+    """A folder for files that must not outlive this process: removed when the process that
+    made it exits. Forked children use their parent's (so make it before forking one that
+    writes there) and never remove it."""
+    if not _SCRATCH:
+        _SCRATCH.append(Path(tempfile.mkdtemp(prefix="midib-score-")))
+        atexit.register(_remove_scratch, os.getpid(), _SCRATCH[0])
+    return _SCRATCH[0]
+
+
+def _remove_scratch(pid: int, folder: Path) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Per-instance facts on disk: the SQLite mapping, its place in the cache, and what the scorer
+keeps in memory once they are there (nothing per instance that it can read back by key)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from midib.score.diskmap import DiskMap, Subset, write_tables
+
+
+def _child_reads(dm: DiskMap, key: str, out) -> None:
+    out.put(dm[key])
+
+
+def test_a_disk_map_reads_back_what_was_written_in_order(tmp_path: Path) -> None:
+    items = [("b", [("(0008,0018)", "1.2.3")]), ("a", {"box": [1, 2, 3, 4]}), ("c", None)]
+    dm = DiskMap.write(tmp_path / "m.db", "facts", items)
+    assert list(dm) == ["b", "a", "c"] and len(dm) == 3
+    assert list(dm.items()) == items
+    assert dm["a"] == {"box": [1, 2, 3, 4]} and dm.get("zz", "none") == "none"
+    assert "c" in dm and "zz" not in dm
+    with pytest.raises(KeyError):
+        dm["zz"]
+
+
+def test_a_disk_map_pickles_as_its_path_and_works_in_a_forked_child(tmp_path: Path) -> None:
+    dm = DiskMap.write(tmp_path / "m.db", "facts", [("x", ("2.25.1", "2.25.2"))])
+    assert dm["x"] == ("2.25.1", "2.25.2")         # a connection opened here, before the fork
+    blob = pickle.dumps(dm)
+    assert len(blob) < 300 and pickle.loads(blob)["x"] == ("2.25.1", "2.25.2")
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child_reads, args=(dm, "x", out))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0 and out.get(timeout=5) == ("2.25.1", "2.25.2")
+
+
+def test_a_removed_file_makes_the_map_unusable_not_empty(tmp_path: Path) -> None:
+    maps = write_tables(tmp_path / "k.db", {"one": [("a", 1)], "two": [("b", 2)]})
+    assert maps["one"].usable() and maps["two"]["b"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.db"]   # no temporary file left
+    (tmp_path / "k.db").unlink()
+    assert not DiskMap(tmp_path / "k.db", "one").usable()
+    assert not DiskMap(tmp_path / "missing.db", "one").usable()
+
+
+def test_a_subset_shows_only_the_asked_keys_whose_values_it_keeps(tmp_path: Path) -> None:
+    dm = DiskMap.write(tmp_path / "m.db", "t", [("c", 3), ("a", 1), ("b", -2)])
+    view = Subset(dm, ["a", "b", "zz"], keep=lambda v: v > 0)
+    assert list(view.items()) == [("a", 1)] and list(view) == ["a"] and len(view) == 1
+    assert view.get("b") is None and view.get("c") is None
+
+
+def test_the_key_index_keeps_per_instance_facts_on_disk_and_rebuilds_a_lost_file(
+        mini_bench: Path, tmp_path: Path, monkeypatch) -> None:
+    from midib.benchmark import Benchmark
+    from midib.score.scorer import load_key
+    monkeypatch.setenv("MIDIB_CACHE_DIR", str(tmp_path / "cache"))
+    bench = Benchmark.open(mini_bench)
+    index, _, _ = load_key(bench, None)
+    for facts in (index.facts.pixel_checks, index.facts.boxes, index.ledger.uids, index.ledger.dates):
+        assert isinstance(facts, DiskMap) and len(facts) > 0
+    assert Path(index.ledger.uids.path).parent == tmp_path / "cache"   # beside the cached index
+    first = next(iter(index.ledger.uids))
+    planted = index.ledger.uids[first]
+    assert planted and all(old for _, old in planted)
+    Path(index.ledger.uids.path).unlink()                              # the cache half cleaned
+    again, _, _ = load_key(bench, None)
+    assert again.usable() and again.ledger.uids[first] == planted
+
+
+def test_with_the_cache_off_the_facts_go_to_a_scratch_folder(mini_bench: Path, monkeypatch) -> None:
+    from midib.benchmark import Benchmark
+    from midib.score import diskmap
+    from midib.score.scorer import load_key
+    monkeypatch.setenv("MIDIB_CACHE_DIR", "off")
+    index, _, _ = load_key(Benchmark.open(mini_bench), None)
+    assert Path(index.facts.boxes.path).parent == diskmap.scratch_dir()
+    assert index.usable()
+
+
+def test_the_parent_keeps_only_matching_paths_of_each_output_and_the_rest_on_disk(
+        mini_bench: Path, tmp_path: Path) -> None:
+    from midib.benchmark import Benchmark
+    from midib.score import workunits
+    from midib.score.inputs import output_files
+    from midib.score.matching import FEATURE_PATHS
+    from midib.score.scorer import _observed, load_key
+    bench = Benchmark.open(mini_bench)
+    index, _, _ = load_key(bench, None)
+    files, _ = output_files(bench.input_dir, None)
+    initargs = (str(bench.input_dir), index.identifying_paths(), index.sweeper)
+    with workunits.make_executor(1, initargs) as ex:
+        views, full = _observed(ex, files, tmp_path / "records.db")
+    assert [v.file for v in views] == files and len(full) == len(files)
+    kept = {key for v in views for key, _ in v.found}
+    assert kept and kept <= set(FEATURE_PATHS)
+    on_disk = {key for _, rec in full.items() for key, _ in rec.found}
+    assert on_disk - set(FEATURE_PATHS)             # planted identifiers and dates, read back later
+    assert full[files[0]].first("(0008,0018)") == views[0].first("(0008,0018)")
+
+
+def test_crops_settled_in_the_worker_get_the_verdicts_the_parent_would_give() -> None:
+    from midib.score import pixelstage
+    blank = np.zeros((40, 60), dtype=np.uint16)
+    written = blank.copy()
+    written[10:20, 10:40] = np.arange(30, dtype=np.uint16) * 100
+    crops = [("blank", blank, [5, 5, 50, 30], "DOE"), ("written", written, [5, 5, 50, 30], "DOE")]
+    without = pixelstage.PixelJob(list(crops))
+    settled = pixelstage.settle_without_ocr(without, use_ocr=False)
+    stats = pixelstage.OcrStats()
+    assert settled == pixelstage.run_ocr(pixelstage.PixelJob(list(crops)), False, stats)
+    assert settled["blank"].passed and not settled["written"].passed and not without.crops
+    with_ocr = pixelstage.PixelJob(list(crops))
+    settled = pixelstage.settle_without_ocr(with_ocr, use_ocr=True)
+    assert list(settled) == ["blank"] and settled["blank"].passed
+    assert [c[0] for c in with_ocr.crops] == ["written"]            # left for tesseract

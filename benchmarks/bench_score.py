@@ -25,9 +25,13 @@ from pathlib import Path
 import pydicom
 
 MIDIB = [sys.executable, "-m", "midib"]
-#: runs the CLI, then reports its own peak RSS and its workers' (largest child) on stderr
+#: runs the CLI, then reports its own peak RSS and its workers' (largest child) on stderr. The
+#: parent's is VmHWM (this process image's high-water mark): ru_maxrss survives exec on Linux, so
+#: it would report the benchmark script's own peak (its floor pass) for every child it starts.
 _MEASURED = ("import resource, sys; from midib.cli import main; code = main(sys.argv[1:]); "
-             "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')] "
+             "if sys.platform.startswith('linux') else []; "
+             "me = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
              "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
              "print('PEAK', me, kids, file=sys.stderr); sys.exit(code)")
 
@@ -120,7 +124,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--memory-presets", default="mini,small",
                     help="presets whose scoring peak memory is compared ('' to skip)")
+    ap.add_argument("--memory-only", action="store_true", help="skip the throughput runs")
     args = ap.parse_args()
+    if args.memory_only:
+        memory_slope(args.work, args.memory_presets.split(","), args.jobs)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     bench = prepare(args.work, args.preset)
     print(f"preset {args.preset}, {os.cpu_count()} cores, work {args.work}")

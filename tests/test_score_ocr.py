@@ -254,3 +254,17 @@ def test_batches_split_small_jobs_in_two_and_respect_the_height_limit() -> None:
     tall = [np.zeros((MAX_BATCH_HEIGHT // 3, 100), dtype=np.uint8)] * 6
     assert [len(g) for g in batches(tall)] == [2, 2, 2]
     assert batches([]) == []
+
+
+def test_probing_and_running_ocr_does_not_import_pandas() -> None:
+    """pytesseract imports pandas only for DataFrame output, which midib never asks for: every
+    scoring process that OCRs would pay ~45 MB for it."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np; from midib.score.ocr import OcrEngine; e = OcrEngine(); "
+            "ok, _ = e.available(); "
+            "ok and e.hidden_many([(np.zeros((20, 40), np.uint8) + np.eye(20, 40, dtype=np.uint8) * 200, "
+            "[0, 0, 40, 20], 'DOE')]); "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -121,3 +121,13 @@ def test_crops_settled_in_the_worker_get_the_verdicts_the_parent_would_give() ->
     settled = pixelstage.settle_without_ocr(with_ocr, use_ocr=True)
     assert list(settled) == ["blank"] and settled["blank"].passed
     assert [c[0] for c in with_ocr.crops] == ["written"]            # left for tesseract
+
+
+def test_a_subset_lists_in_key_order_whether_its_base_was_written_sorted_or_not(tmp_path: Path) -> None:
+    rows = [("c", 3), ("a", 1), ("b", 2), ("d", -1)]
+    for name, items in (("unsorted", rows), ("sorted", sorted(rows))):
+        dm = DiskMap.write(tmp_path / f"{name}.db", "t", items)
+        assert dm.sorted_keys() == (name == "sorted")
+        view = Subset(dm, ["d", "c", "a"], keep=lambda v: v > 0)
+        assert list(view.items()) == [("a", 1), ("c", 3)]
+        assert list(view.without(["a"]).items()) == [("c", 3)]

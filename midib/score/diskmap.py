@@ -39,6 +39,7 @@ class DiskMap(Mapping[str, Any]):
         self._conn: Optional[sqlite3.Connection] = None
         self._pid = -1
         self._len: Optional[int] = None
+        self._sorted: Optional[bool] = None
 
     @classmethod
     def write(cls, path: Path, table: str, items: Iterable[tuple[str, Any]]) -> "DiskMap":
@@ -106,6 +107,19 @@ class DiskMap(Mapping[str, Any]):
         for k, v in self._db().execute(f"SELECT k, v FROM {self.table} ORDER BY rowid"):
             yield k, pickle.loads(v)
 
+    def sorted_keys(self) -> bool:
+        """Whether the table's rows were written in key order (checked once, keys only)."""
+        if self._sorted is None:
+            keys = iter(self)
+            previous = next(keys, None)
+            self._sorted = True
+            for key in keys:
+                if key < previous:  # type: ignore[operator]
+                    self._sorted = False
+                    break
+                previous = key
+        return self._sorted
+
     def __len__(self) -> int:
         if self._len is None:
             self._len = self._db().execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
@@ -150,12 +164,20 @@ class Subset(Mapping[str, Any]):
             raise KeyError(key)
         return value
 
+    def without(self, keys: Iterable[str]) -> "Subset":
+        """The same view less ``keys`` (nothing read)."""
+        return Subset(self.base, self.keys_.difference(keys), self.keep)
+
     def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        for key in sorted(self.keys_):
-            try:
-                yield key, self[key]
-            except KeyError:
-                continue
+        """Sorted by key. Over a :class:`DiskMap` written in key order (the sources' features
+        are), one scan of its table: a look-up per key costs ~3x more."""
+        if isinstance(self.base, DiskMap) and self.base.sorted_keys():
+            found = ((k, v) for k, v in self.base.items() if k in self.keys_)
+        else:
+            found = ((k, self.base[k]) for k in sorted(self.keys_) if k in self.base)
+        for key, value in found:
+            if self.keep is None or self.keep(value):
+                yield key, value
 
     def __iter__(self) -> Iterator[str]:
         return (key for key, _ in self.items())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Optional
 
 import numpy as np
@@ -267,6 +268,27 @@ def source_thumbnails(ex: Any, bench: Any, sources: dict[str, Path],
 PREFETCH_WINDOW = 512
 
 
+class _Remembered(dict):
+    """A read-only mapping's values remembered as they are first asked for."""
+
+    def __init__(self, base: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self.base[key]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def items(self):  # type: ignore[override]
+        return self.base.items()
+
+
 class PixelFingerprint:
     """For :func:`midib.score.matching.match_outputs`: the best of tied sources (a call), and
     whether an output's pixels confirm a single candidate (:meth:`confirm`)."""
@@ -275,7 +297,9 @@ class PixelFingerprint:
                  boxes: dict[str, list[list[int]]], thumbs: Optional[Thumbnails] = None) -> None:
         self.out_root = out_root
         self.sources = sources
-        self.boxes = boxes
+        # the key index keeps boxes on disk; matching asks for a source's boxes once per
+        # candidate it weighs, so each is read once and kept while this object lives
+        self.boxes = boxes if isinstance(boxes, dict) else _Remembered(boxes)
         self._thumbs = thumbs
         self._src: dict[str, Optional[SourceThumb]] = {}
         self._grids: dict[str, Optional[Grid]] = {}

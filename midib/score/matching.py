@@ -178,13 +178,15 @@ def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -
 def _match_by_content(result: MatchResult, pending: list[OutputRecord],
                       sources: Mapping[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
     """Stage 3: the still unpaired sources' features (headers only) against each output's."""
-    unpaired = [i for i in sources if i not in result.pairs]  # read one at a time, when indexed
+    # the sources not paired yet, read one at a time when indexed
+    unpaired = (sources.without(result.pairs) if isinstance(sources, Subset)
+                else Subset(sources, [i for i in sources if i not in result.pairs]))
     index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
         if mask not in index:  # sources indexed once per combination of keys outputs still have
             index[mask] = defaultdict(list)
-            for inst, src in Subset(sources, unpaired).items():
+            for inst, src in unpaired.items():
                 index[mask][features(src, mask)].append(inst)
         return index[mask].get(features(rec, mask), [])
 

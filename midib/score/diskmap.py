@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 _SCRATCH: list[Path] = []
 _CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}
@@ -147,6 +147,21 @@ def write_tables(target: Path, tables: dict[str, Iterable[tuple[str, Any]]]) -> 
         tmp.unlink(missing_ok=True)
         raise
     return {table: DiskMap(target, table) for table in tables}
+
+
+def write_first(targets: Iterable[Optional[Path]],
+                tables: Callable[[], dict[str, Iterable[tuple[str, Any]]]]) -> Optional[dict[str, DiskMap]]:
+    """:func:`write_tables` to the first of ``targets`` that can be written (None entries are
+    skipped: e.g. no user cache), ``tables()`` called afresh for each attempt; None if none
+    could be (the caller keeps its data in memory or says why)."""
+    for target in targets:
+        if target is None:
+            continue
+        try:
+            return write_tables(target, tables())
+        except (OSError, sqlite3.Error):
+            continue
+    return None
 
 
 class Subset(Mapping[str, Any]):

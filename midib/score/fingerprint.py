@@ -285,9 +285,6 @@ class _Remembered(dict):
         except KeyError:
             return default
 
-    def items(self):  # type: ignore[override]
-        return self.base.items()
-
 
 class PixelFingerprint:
     """For :func:`midib.score.matching.match_outputs`: the best of tied sources (a call), and

@@ -11,12 +11,11 @@ whose ``map`` keeps order, and units do not depend on --jobs, so neither do resu
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 from uuid import uuid4
 
 from midib import cache
@@ -122,14 +121,11 @@ def to_disk(facts: keyfacts.KeyFacts, ledger: LedgerFacts, store: Optional[Path]
         grouped.setdefault(c.instance, []).append(c)
     tables = {"pixel_checks": grouped, "boxes": facts.boxes, "uids": ledger.uids,
               "patids": ledger.patids, "dates": ledger.dates}
-    for target in ((store,) if store is not None else ()) + (diskmap.scratch_dir() / f"key-{uuid4().hex}.db",):
-        try:
-            maps = diskmap.write_tables(target, {name: items.items() for name, items in tables.items()})
-        except (OSError, sqlite3.Error):
-            continue
+    maps = diskmap.write_first((store, diskmap.scratch_dir() / f"key-{uuid4().hex}.db"),
+                               lambda: {name: items.items() for name, items in tables.items()})
+    if maps is not None:  # else they stay in memory: correct, just not flat
         facts.pixel_checks, facts.boxes = maps["pixel_checks"], maps["boxes"]
         ledger.uids, ledger.patids, ledger.dates = maps["uids"], maps["patids"], maps["dates"]
-        return
 
 
 def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callable[[], Iterator[Check]], str]:
@@ -281,15 +277,14 @@ def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> Source
     def read_all() -> DiskMap:
         order = sorted(sources)
         units = workunits.chunks([str(sources[i]) for i in order], workunits.UNIT_SIZE)
-        records = zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit))
-        for target in (cache.sidecar("score-sources", key_files, ".db", extra=extra),
-                       diskmap.scratch_dir() / f"sources-{uuid4().hex}.db"):
-            if target is not None:
-                try:
-                    return diskmap.write_tables(target, {"sources": records})["sources"]
-                except (OSError, sqlite3.Error):
-                    records = zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit))
-        raise MidibError("cannot write the sources' matching features anywhere (scratch folder full?)")
+
+        def tables() -> dict[str, Iterable[tuple[str, OutputRecord]]]:  # read again on a retry
+            return {"sources": zip(order, (r for unit in ex.map(workunits.features_unit, units) for r in unit))}
+        maps = diskmap.write_first((cache.sidecar("score-sources", key_files, ".db", extra=extra),
+                                    diskmap.scratch_dir() / f"sources-{uuid4().hex}.db"), tables)
+        if maps is None:
+            raise MidibError("cannot write the sources' matching features anywhere (scratch folder full?)")
+        return maps["sources"]
 
     def reader(wanted: dict[str, Path]) -> Mapping[str, OutputRecord]:
         found = cache.cached("score-sources", key_files, read_all, extra=extra, valid=DiskMap.usable)

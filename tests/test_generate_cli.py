@@ -87,7 +87,8 @@ def test_profile_switch_rederives_the_key_without_regenerating(tmp_path, mini_be
 
 
 def test_presets_have_the_documented_sizes():
-    assert set(PRESETS) == {"mini", "small", "midi-b"}
-    assert get_preset("midi-b").patients == 540
-    with pytest.raises(MidibError, match="valid presets: mini, small, midi-b"):
+    assert set(PRESETS) == {"mini", "small", "medium", "midi-b"}
+    assert get_preset("midi-b").patients == 540 and get_preset("medium").patients == 5 * get_preset("small").patients
+    assert len({p.uid_arc for p in PRESETS.values()}) == len(PRESETS)   # UIDs never shared
+    with pytest.raises(MidibError, match="valid presets: mini, small, medium, midi-b"):
         get_preset("nope")

@@ -91,19 +91,22 @@ def test_the_parent_keeps_only_matching_paths_of_each_output_and_the_rest_on_dis
     from midib.score import workunits
     from midib.score.inputs import output_files
     from midib.score.matching import FEATURE_PATHS
+    from midib.score.records import RecordSpill
     from midib.score.scorer import _observed, load_key
     bench = Benchmark.open(mini_bench)
     index, _, _ = load_key(bench, None)
     files, _ = output_files(bench.input_dir, None)
-    initargs = (str(bench.input_dir), index.identifying_paths(), index.sweeper)
+    initargs = (str(bench.input_dir), index.identifying_paths(), index.sweeper, frozenset(index.facts.wanted))
     with workunits.make_executor(1, initargs) as ex:
-        views, full = _observed(ex, files, tmp_path / "records.db")
-    assert [v.file for v in views] == files and len(full) == len(files)
+        views, full, whole = _observed(ex, files, RecordSpill(tmp_path / "records.db"))
+    assert [v.file for v in views] == files and len(full) == len(files) == len(whole)
     kept = {key for v in views for key, _ in v.found}
     assert kept and kept <= set(FEATURE_PATHS)
-    on_disk = {key for _, rec in full.items() for key, _ in rec.found}
+    on_disk = {key for _, rec in full.items() for key in rec.elements}
     assert on_disk - set(FEATURE_PATHS)             # planted identifiers and dates, read back later
+    assert on_disk <= index.identifying_paths()
     assert full[files[0]].first("(0008,0018)") == views[0].first("(0008,0018)")
+    assert all(rec.uids and rec.hits for _, rec in whole.items())   # inputs: every UID, PHI everywhere
 
 
 def test_crops_settled_in_the_worker_get_the_verdicts_the_parent_would_give() -> None:

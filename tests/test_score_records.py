@@ -1,63 +1,92 @@
-"""What the parent keeps of a matched output once matching is done: the file and the
-reference dates other instances' checks read, from full and slim records alike."""
+"""Every output walked once: the records the observe phase stores are the ones a second walk would
+give, the check units read them instead of the file, and a missing store only costs a re-read."""
 
 from __future__ import annotations
 
-from midib.score.dates import date_rows, shift_rows, shifts_by_patient
-from midib.score.observation import Element, OutputRecord
-from midib.score.workunits import SlimRecord
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from midib.cli import main
+from midib.score import observation, records
+from midib.score.diskmap import Writer
+from midib.score.observation import Element, OutputRecord, observe, pack_record, unpack_record
 
 
-def _record() -> OutputRecord:
-    return OutputRecord("a/b.dcm", {
-        "(0008,0020)": [Element("(0008,0020)", "DA", ("20200105",))],
-        "(0008,0018)": [Element("(0008,0018)", "UI", ("2.25.7",))],
-        "(0008,0021)": [Element("(0008,0021)", "DA", ("20200107",))],
-    }, uids=[Element("(0008,0018)", "UI", ("2.25.7",))], hits=[("n", "(0010,0010)", "DOE")])
+def _score(bench: Path, run: Path, out: Path, jobs: int = 1) -> bytes:
+    assert main(["score", str(bench), str(run), "--out", str(out), "--no-ocr", "--no-conformance",
+                 "--jobs", str(jobs)]) in (0, 1)
+    return (out / "results.csv").read_bytes()
 
 
-def test_trimmed_keeps_only_the_asked_paths_of_full_and_slim_records() -> None:
-    for rec in (_record(), SlimRecord(_record())):
-        kept = rec.trimmed(frozenset({"(0008,0020)", "(0010,0010)"}))
-        assert kept.file == "a/b.dcm"
-        assert kept.at("(0008,0020)") == [Element("(0008,0020)", "DA", ("20200105",))]
-        assert kept.at("(0008,0018)") == [] and kept.uids == [] and kept.hits == []
-        assert list(kept.elements) == ["(0008,0020)"]   # absent paths leave no empty entry
-
-
-def test_date_rows_from_counted_shifts_equal_those_from_the_records() -> None:
-    pairs = {"i1": _record()}
-    dates = {"i1": [("(0008,0020)", "20200101", "P1"), ("(0008,0021)", "20200102", "P1")]}
-    shifts = shifts_by_patient(pairs, dates)
-    assert dict(shifts["P1"]) == {4: 1, 5: 1}             # two different shifts: a failure
-    assert shift_rows(shifts, {}) == date_rows(pairs, dates, {})
-    assert shift_rows(shifts, {})[0]["passed"] is False
-
-
-def test_the_key_index_built_in_a_child_equals_the_one_built_here(mini_bench) -> None:
+def test_a_packed_record_unpacks_equal_to_the_walk_it_came_from(mini_bench: Path) -> None:
     from midib.benchmark import Benchmark
-    from midib.score.scorer import _index_apart, _index_of
-    bench = Benchmark.open(mini_bench)
-    apart, here = _index_apart(bench), _index_of(bench)
-    assert apart.facts == here.facts and apart.facts.spans and apart.facts.pixel_checks
-    assert apart.ledger == here.ledger
-    assert apart.sweeper.needles.keys() == here.sweeper.needles.keys()
+    from midib.score.scorer import load_key
+    index, _, _ = load_key(Benchmark.open(mini_bench), None)
+    wanted = frozenset(index.facts.wanted)
+    files = sorted(p for p in (mini_bench / "input").rglob("*") if p.is_file())[:12]
+    for path in files:
+        rec = observe(path, path.name, wanted, index.sweeper)
+        assert rec.uids and rec.hits and rec.elements            # inputs hold all their PHI
+        back = unpack_record(pack_record(rec))
+        assert back == rec
+        assert all(type(e) is Element for found in back.elements.values() for e in found)
+        assert back.elements[next(iter(back.elements))][0].path  # fields by name still work
+    broken = OutputRecord("junk.dcm", error="unreadable DICOM: InvalidDicomError: no header")
+    assert unpack_record(pack_record(broken)) == broken
 
 
-def test_a_corrupt_key_read_in_the_child_is_one_clear_error(mini_bench, tmp_path) -> None:
-    import shutil
+def test_a_record_marshal_cannot_write_is_pickled_instead() -> None:
+    odd = OutputRecord("odd.dcm", {"(0010,0010)": [Element("(0010,0010)", "PN", (Path("x"),))]})  # type: ignore[arg-type]
+    data = pack_record(odd)
+    assert data[:1] == b"P" and unpack_record(data) == odd
 
-    import pytest
 
-    from midib.benchmark import Benchmark
-    from midib.errors import MidibError
-    from midib.score.scorer import _index_apart
-    copy = tmp_path / "bench"
-    shutil.copytree(mini_bench / "answer_key", copy / "answer_key")
-    shutil.copy(mini_bench / "benchmark.json", copy / "benchmark.json")
-    key = copy / "answer_key" / "checks.jsonl"
-    lines = key.read_text().splitlines(True)
-    lines[3] = lines[3][:30] + "\n"
-    key.write_text("".join(lines))
-    with pytest.raises(MidibError, match=r"checks.jsonl:4: corrupt record"):
-        _index_apart(Benchmark.open(copy))
+def test_a_store_gives_none_for_a_file_it_lacks_or_once_removed(tmp_path: Path) -> None:
+    spill = records.RecordSpill(tmp_path / "r.db")
+    rec = OutputRecord("a.dcm", {"(0010,0020)": [Element("(0010,0020)", "LO", ("MRN1",))]},
+                       hits=[("n1", "(0010,0020)", "MRN1")])
+    spill.add([("a.dcm", *records.packed(rec, frozenset({"(0010,0020)"})))])
+    ident, full = spill.finish()
+    assert full["a.dcm"] == rec and ident["a.dcm"].elements == rec.elements and not ident["a.dcm"].hits
+    assert full.get_record("b.dcm") is None and dict(full.items()) == {"a.dcm": rec}
+    spill.remove()
+    assert not (tmp_path / "r.db").exists()
+    assert records.RecordStore(full.table).get_record("a.dcm") is None   # gone: the caller re-reads
+
+
+def test_a_writer_refuses_an_unknown_table_and_leaves_no_open_file_on_error(tmp_path: Path) -> None:
+    writer = Writer(tmp_path / "w.db", ("one",))
+    with pytest.raises(ValueError, match="no table 'two'"):
+        writer.add("two", [("k", b"v")])
+    with pytest.raises(ValueError, match="not a table name"):
+        Writer(tmp_path / "x.db", ("drop table",))
+    with pytest.raises(sqlite3.Error):
+        with Writer(tmp_path / "y.db", ("t",)) as w:
+            w.add("t", [("k", b"1"), ("k", b"2")])                   # duplicate key
+    assert writer.finish()["one"].get("k") is None
+
+
+def test_each_output_is_walked_once_and_judged_as_a_second_walk_would(
+        mini_bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scored inline (--jobs 1) so the walks can be counted: one per output file; then the same
+    score with the store ignored (every check unit walks its file again) is byte-identical."""
+    run = mini_bench / "input"
+    outputs = sum(1 for p in run.rglob("*") if p.is_file())
+    walked: list[str] = []
+    real = observation.observe_raw
+
+    def counting(path, rel, wanted, scan):
+        if scan is not None:  # outputs (sources are read for matching features, unswept)
+            walked.append(rel)
+        return real(path, rel, wanted, scan)
+    monkeypatch.setattr(observation, "observe_raw", counting)
+    once = _score(mini_bench, run, tmp_path / "once")
+    assert len(walked) == outputs and len(set(walked)) == outputs
+    monkeypatch.setattr(records.RecordStore, "get_record", lambda self, file: None)
+    walked.clear()
+    twice = _score(mini_bench, run, tmp_path / "twice")
+    assert len(walked) == 2 * outputs
+    assert once == twice
+    assert once == _score(mini_bench, run, tmp_path / "parallel", jobs=2)

@@ -12,7 +12,8 @@ HELP = "Generate a benchmark: TCIA-like DICOM with planted synthetic PHI, ledger
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments (cheap: no heavy imports here)."""
     parser.add_argument("bench", type=Path, help="benchmark folder to create (must be new or empty)")
-    parser.add_argument("--preset", default="mini", help="size: mini (~100 instances), small (~2,000), "
+    parser.add_argument("--preset", default="mini", help="size: mini (~100 instances), small (~2,500), "
+                        "medium (~11,000), "
                         "midi-b (~54,000 over ~540 patients); default mini")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed and version: same bytes)")
     parser.add_argument("--profile", default=None, help="answer-key profile name or JSON path (default midi-b)")

@@ -47,6 +47,12 @@ PRESETS: dict[str, Preset] = {
                     instances={"CT": 40, "MR": 20, "PT": 40, "MG": 4, "CR": 2, "DX": 3, "US": 4,
                                "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1},
                     matrix={"CT": 256, "MR": 256, "PT": 128}),
+    # small's mix at five times the patients: enough instances to show how time and memory
+    # scale with size, on a disk a laptop has (~4 GB)
+    "medium": Preset("medium", uid_arc=4, patients=150, studies_per_patient=(1, 3), sites=6,
+                     instances={"CT": 40, "MR": 20, "PT": 40, "MG": 4, "CR": 2, "DX": 3, "US": 4,
+                                "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1},
+                     matrix={"CT": 256, "MR": 256, "PT": 128}),
     "midi-b": Preset("midi-b", uid_arc=3, patients=540, studies_per_patient=(1, 3), sites=12,
                      instances={"CT": 60, "MR": 25, "PT": 60, "MG": 4, "CR": 2, "DX": 3, "US": 4,
                                 "US_CINE": 1, "SC": 1, "SR": 1, "SEG": 1, "RTSTRUCT": 1}),

@@ -5,8 +5,9 @@ each instance became, the identifier maps, the pixel verdicts), so the key is cu
 of consecutive instances of one series and each unit is judged where it runs: the worker
 loads the unit's checks compiled (:mod:`midib.score.compiledkey`: parsed once from the unit's
 byte range of the key file, noted during the first pass, :mod:`midib.score.keyfacts`, then
-cached for the user), reads each instance's output file in full (the values every
-check asks about, every UID, the leak sweep's hits: :class:`Judge`), evaluates the checks
+cached for the user), takes each instance's full record, read in the observe phase (the
+values every check asks about, every UID, the leak sweep's hits: :class:`Judge`,
+:mod:`midib.score.records`), evaluates the checks
 (pixel checks take the verdicts of the pixel phase, :mod:`midib.score.pixelphase`) and
 midib's per-instance rules, and returns the unit's rows finished: an Arrow table, its CSV
 text and its counts. The parent never holds those
@@ -52,6 +53,7 @@ class Judge:
     maps: IdMaps
     rules: Any                      # rules.InstanceRules
     precomputed: dict[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
+    records: Optional[Any] = None    # file -> its full record, read in the observe phase (records.py)
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
         """Key rows then rule rows of the instance whose checks are ``group``, as dicts."""
@@ -109,7 +111,10 @@ class Judge:
         return out
 
     def observe(self, rel: str) -> OutputRecord:
-        """The output file read in full: wanted values, UIDs and the sweep's hits."""
+        """The output file read in full: wanted values, UIDs and the sweep's hits; read once, in
+        the observe phase, where a record store is given (:mod:`midib.score.records`)."""
+        if self.records is not None and (rec := self.records.get_record(rel)) is not None:
+            return rec
         return observe(self.root / rel, rel, self.wanted, self.rules.sweeper)
 
     def verdict(self, check: Check, rec: Optional[OutputRecord]) -> Verdict:

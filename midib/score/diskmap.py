@@ -34,8 +34,8 @@ class DiskMap(Mapping[str, Any]):
     """A read-only ``str -> value`` mapping stored in table ``table`` of the SQLite file ``path``;
     iteration follows the order the items were written in (as a dict's would)."""
 
-    def __init__(self, path: Path, table: str) -> None:
-        self.path, self.table = Path(path), table
+    def __init__(self, path: Path, table: str, raw: bool = False) -> None:
+        self.path, self.table, self.raw = Path(path), table, raw   # raw: values are bytes as stored
         self._conn: Optional[sqlite3.Connection] = None
         self._pid = -1
         self._len: Optional[int] = None
@@ -44,17 +44,8 @@ class DiskMap(Mapping[str, Any]):
     @classmethod
     def write(cls, path: Path, table: str, items: Iterable[tuple[str, Any]]) -> "DiskMap":
         """Store ``items`` as table ``table`` of ``path`` (created if missing, table replaced)."""
-        if not table.isidentifier():
-            raise ValueError(f"not a table name: {table!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA journal_mode=OFF")
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB NOT NULL)")
-            conn.executemany(f"INSERT INTO {table} (k, v) VALUES (?, ?)",
-                             ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in items))
-        conn.close()
+        with Writer(path, (table,)) as writer:
+            writer.add(table, ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in items))
         return cls(path, table)
 
     def usable(self) -> bool:
@@ -93,7 +84,7 @@ class DiskMap(Mapping[str, Any]):
         row = self._db().execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(key)
-        return pickle.loads(row[0])
+        return row[0] if self.raw else pickle.loads(row[0])
 
     def __contains__(self, key: object) -> bool:
         return self._db().execute(f"SELECT 1 FROM {self.table} WHERE k = ?", (key,)).fetchone() is not None
@@ -105,7 +96,7 @@ class DiskMap(Mapping[str, Any]):
     def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
         """(key, value) in written order, streamed (one row at a time, never all in memory)."""
         for k, v in self._db().execute(f"SELECT k, v FROM {self.table} ORDER BY rowid"):
-            yield k, pickle.loads(v)
+            yield k, v if self.raw else pickle.loads(v)
 
     def sorted_keys(self) -> bool:
         """Whether the table's rows were written in key order (checked once, keys only)."""
@@ -126,13 +117,54 @@ class DiskMap(Mapping[str, Any]):
         return self._len
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": str(self.path), "table": self.table}
+        return {"path": str(self.path), "table": self.table, "raw": self.raw}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(Path(state["path"]), state["table"])  # type: ignore[misc]
+        self.__init__(Path(state["path"]), state["table"], state.get("raw", False))  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"DiskMap({str(self.path)!r}, {self.table!r})"
+
+
+class Writer:
+    """Tables of one SQLite file filled side by side as values arrive (already bytes: the
+    caller chose their encoding), e.g. two records per output streamed from the workers."""
+
+    def __init__(self, path: Path, tables: Iterable[str]) -> None:
+        self.tables = tuple(tables)
+        for table in self.tables:
+            if not table.isidentifier():
+                raise ValueError(f"not a table name: {table!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.conn, self.done = path, sqlite3.connect(path), False
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+        for table in self.tables:
+            self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            self.conn.execute(f"CREATE TABLE {table} (k TEXT PRIMARY KEY, v BLOB NOT NULL)")
+
+    def add(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
+        if table not in self.tables:
+            raise ValueError(f"no table {table!r} in {self.path}")
+        self.conn.executemany(f"INSERT INTO {table} (k, v) VALUES (?, ?)", items)
+
+    def finish(self, raw: bool = True) -> dict[str, DiskMap]:
+        """Commit and close; the tables as read-only maps (values as bytes unless ``raw`` is False)."""
+        if not self.done:
+            self.conn.commit()
+            self.conn.close()
+            self.done = True
+        return {table: DiskMap(self.path, table, raw) for table in self.tables}
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is None:
+            self.finish()
+        elif not self.done:
+            self.conn.close()
+            self.done = True
 
 
 def write_tables(target: Path, tables: dict[str, Iterable[tuple[str, Any]]]) -> dict[str, DiskMap]:

@@ -13,8 +13,10 @@ whatever the raw walker will not vouch for (big endian, deflate, ISO 2022, damag
 
 from __future__ import annotations
 
+import marshal
 import mmap
 import os
+import pickle
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -376,3 +378,31 @@ class Interner:
         rec.uids = [el(e) for e in rec.uids]
         rec.hits = [(s(n), s(w), s(t)) for n, w, t in rec.hits]
         return rec
+
+
+def pack_record(rec: OutputRecord) -> bytes:
+    """``rec`` as bytes for the scratch store (:mod:`midib.score.diskmap`): read once in the
+    observe phase, it is judged later from these bytes instead of a second walk of the file.
+
+    marshal of plain tuples, not pickle: a record holds ~100 Elements, and a named tuple
+    pickles through a Python-level ``__getnewargs__`` each (2x slower both ways). Anything
+    marshal refuses (never seen: values are strings) is pickled instead, marked apart.
+    """
+    plain = (rec.file, rec.error,
+             {k: [tuple(e) if e is not None else None for e in found] for k, found in rec.elements.items()},
+             [tuple(e) for e in rec.uids], [tuple(h) for h in rec.hits])
+    try:
+        return b"M" + marshal.dumps(plain)
+    except ValueError:
+        return b"P" + pickle.dumps(rec, pickle.HIGHEST_PROTOCOL)
+
+
+def unpack_record(data: bytes) -> OutputRecord:
+    """The record :func:`pack_record` stored, equal to the one it was given."""
+    if data[:1] == b"P":
+        return pickle.loads(data[1:])
+    file, error, elements, uids, hits = marshal.loads(data[1:])
+    element = tuple.__new__  # Element(*e) through its Python __new__ costs 3x more
+    return OutputRecord(file, {k: [element(Element, e) if e is not None else None for e in found]
+                               for k, found in elements.items()},
+                        [element(Element, e) for e in uids], hits, error)

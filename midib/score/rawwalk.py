@@ -1,7 +1,7 @@
 """An output file's elements read straight from its bytes, without building pydicom Datasets.
 
-Scoring reads every output twice (a slim pass for matching, a full pass with the leak sweep),
-and pydicom's Dataset machinery (a RawDataElement per element, a Dataset and a conversion per
+Scoring reads every output once (in full, with the leak sweep) and every source once for
+matching features, and pydicom's Dataset machinery (a RawDataElement per element, a Dataset and a conversion per
 sequence item) cost ~5x the bytes' own parsing. This walker parses one ``bytes`` of the file
 with ``struct.unpack_from`` and yields exactly what :func:`midib.score.observation.walk_dataset`
 would from the pydicom Dataset: same elements, paths, VRs, values, UIDs and sweep hits.
@@ -112,7 +112,7 @@ class _Walker:
                 top: bool = False) -> int:
         """Walk one dataset from ``pos`` to ``end`` (-1: to its item delimiter); return its end.
 
-        One long loop on purpose: it runs for every element of every output, twice per score,
+        One long loop on purpose: it runs for every element of every output and every source,
         and a method call per element cost ~15% of the walk.
         """
         buf, n, wanted, record, scan = self.buf, len(self.buf), self.wanted, self.record, self.scan

@@ -1,11 +1,12 @@
 """Scoring orchestration: read each output once, match, evaluate every check, add the rules.
 
 Phases (timed in the summary): ``load`` (key, ledger, sweep index; cached per user),
-``observe`` (a slim walk of every output file: what matching and the identifier maps need),
-``match``, ``pixels`` (:mod:`midib.score.pixelphase`: pixels read only where pixel checks
-exist, OCR in large batches), ``checks`` (work units of the key, :mod:`midib.score.checkunits`:
-each instance's output read in full, the key's checks and the per-instance rules), ``rules`` (leak sweep of unclaimed outputs, dates across a
-patient, duplicates) and ``conformance``. Per-file and per-unit work goes through executors
+``observe`` (every output file walked once, in full, in the workers: matching's few paths kept
+in memory, the rest stored on disk, :mod:`midib.score.records`), ``match``, ``pixels``
+(:mod:`midib.score.pixelphase`: pixels read only where pixel checks exist, OCR in large
+batches), ``checks`` (work units of the key, :mod:`midib.score.checkunits`: each instance's
+stored record, the key's checks and the per-instance rules), ``rules`` (leak sweep of
+unclaimed outputs, dates across a patient, duplicates) and ``conformance``. Per-file and per-unit work goes through executors
 whose ``map`` keeps order, and units do not depend on --jobs, so neither do results.
 """
 
@@ -31,6 +32,7 @@ from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_check
                                 load_checks_header, output_files, read_mapping)
 from midib.score.matching import FEATURE_PATHS, MatchResult, SourceReader, match_outputs
 from midib.score.observation import OutputRecord, generic_key
+from midib.score.records import RecordSpill, RecordStore
 from midib.score.rules import InstanceRules, conformance_rows
 from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
@@ -173,15 +175,26 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     """Score ``run`` against ``bench``; every check of the key gives exactly one row in ``sink``."""
     clock, sink = _Clock(), sink if sink is not None else RowSink()
     index, stream, profile = load_key(bench, opts.profile)
+    spill = RecordSpill(diskmap.scratch_dir() / f"records-{uuid4().hex}.db")
+    try:
+        return _scored(bench, run, opts, sink, clock, index, stream, profile, spill)
+    finally:
+        spill.remove()
+
+
+def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink, clock: "_Clock",
+            index: KeyIndex, stream: Callable[[], Iterator[Check]], profile: str,
+            spill: RecordSpill) -> ScoreResult:
+    """The phases after reading the key (see the module doc); ``spill`` keeps every output's
+    records from the observe phase to the end."""
     facts, ledger, sweeper = index.facts, index.ledger, index.sweeper
     files, rejected = output_files(run.output_root, opts.exclude)
     sources = facts.sources(bench.input_dir)
     clock.lap("load")
 
-    initargs = (str(run.output_root), index.identifying_paths(), sweeper)
+    initargs = (str(run.output_root), index.identifying_paths(), sweeper, frozenset(facts.wanted))
     with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
-        store = diskmap.scratch_dir() / f"records-{uuid4().hex}.db"
-        records, full = _observed(ex, files, store)
+        records, full, whole = _observed(ex, files, spill)
         clock.lap("observe")
         reader = source_reader(ex, bench, sources)
         thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
@@ -192,7 +205,6 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         del records, claimed
         shifts = _keep_what_follows(match, ledger, facts, full)
         full.close()
-        store.unlink(missing_ok=True)
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
@@ -200,7 +212,8 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
         clock.lap("pixels")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
-    judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed)
+    judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed,
+                             records=whole)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
         for unit in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
             sink.extend_unit(unit)
@@ -209,7 +222,7 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
             sink.extend(judge.rows(group))
     clock.lap("checks")
     if unclaimed:  # outputs no source claimed: swept unit by unit, rows streamed to the sink
-        with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
+        with workunits.make_executor(opts.jobs, initargs + (whole,), opts.executor) as ex:
             for rows in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE)):
                 sink.extend(rows)
     sink.extend(ctx.final_rows(facts.first_of_patient))
@@ -221,19 +234,17 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
-def _observed(ex: Any, files: list[str], store: Path) -> tuple[list[OutputRecord], DiskMap]:
-    """Every output's slim record (:func:`workunits.observe_unit`), written to the SQLite file
-    ``store`` as the units arrive, and in memory only what matching reads of it (the
-    FEATURE_PATHS): the planted identifiers and dates of the identifier maps (~4 KB an output)
-    are read back from disk once the pairs are known, so the parent never holds them all."""
+def _observed(ex: Any, files: list[str], spill: RecordSpill) -> tuple[list[OutputRecord], RecordStore, RecordStore]:
+    """Every output read once (:func:`workunits.read_unit`): in memory only what matching reads
+    (the FEATURE_PATHS); its identifying and full records written to ``spill`` as the units
+    arrive (:mod:`midib.score.records`), read back once the pairs are known, so the parent
+    never holds them all."""
     views: list[OutputRecord] = []
-
-    def spilled() -> Iterator[tuple[str, OutputRecord]]:
-        for unit in ex.map(workunits.observe_unit, workunits.file_units(files)):
-            for rec in unit:
-                views.append(workunits.SlimRecord(rec.trimmed(_MATCH_KEYS)))
-                yield rec.file, rec
-    return views, DiskMap.write(store, "records", spilled())
+    for unit in ex.map(workunits.read_unit, workunits.file_units(files)):
+        views.extend(view for view, *_ in unit)
+        spill.add((f, ident, whole) for _, f, ident, whole in unit)
+    full, whole = spill.finish()
+    return views, full, whole
 
 
 _MATCH_KEYS = frozenset(FEATURE_PATHS)

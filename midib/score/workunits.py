@@ -1,6 +1,6 @@
 """Work units and the executor that runs them: the seam where scoring scales out.
 
-Per-file work (the slim observation walk for matching, the sources' matching features, the
+Per-file work (the one full reading of each output, the sources' matching features, the
 leak sweep of unclaimed outputs) is cut into units (files of one folder, usually one series)
 and handed to an executor's ``map``, which returns results in submission order, so the outcome never depends on how many
 workers ran or in which order they finished. The default is a local process pool (or inline
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from midib.score.observation import Element, Interner, OutputRecord, observe
@@ -37,9 +38,27 @@ class SlimRecord(OutputRecord):
 _NOTHING: dict = {}
 
 
-def init_worker(root: str, wanted: frozenset[str], scan: Any) -> None:
-    """Executor initializer: the output root, the identifying paths and the sweeper, set once."""
-    _CONTEXT.update(root=Path(root), wanted=wanted, scan=scan)
+def init_worker(root: str, wanted: frozenset[str], scan: Any, full: frozenset[str] = frozenset(),
+                records: Optional[Mapping[str, OutputRecord]] = None) -> None:
+    """Executor initializer, set once: the output root, the identifying paths, the sweeper, the
+    paths of a full reading (:func:`read_unit`) and the records already read (``sweep_unit``)."""
+    _CONTEXT.update(root=Path(root), wanted=wanted, scan=scan, records=records,
+                    read=frozenset(full | wanted))  # one set: the walker caches per set
+
+
+def read_unit(files: list[str]) -> list[tuple[SlimRecord, str, bytes, bytes]]:
+    """One unit of files read once and in full (every path of ``full``, UIDs, the sweep), per
+    file: matching's view, the file, its identifying and its full record as bytes for the
+    record store (:mod:`midib.score.records`)."""
+    from midib.score.matching import FEATURE_PATHS
+    from midib.score.records import packed
+    root, wanted, scan, read = _CONTEXT["root"], _CONTEXT["wanted"], _CONTEXT["scan"], _CONTEXT["read"]
+    match_keys, shared, out = frozenset(FEATURE_PATHS), Interner(), []
+    for f in files:
+        rec = observe(root / f, f, read, scan)
+        ident, whole = packed(rec, wanted)
+        out.append((SlimRecord(shared.record(rec.trimmed(match_keys))), f, ident, whole))
+    return out
 
 
 def observe_unit(files: list[str]) -> list[OutputRecord]:
@@ -68,8 +87,11 @@ def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
     from midib.score.rules import sweep_rows
     root, scan = _CONTEXT["root"], _CONTEXT["scan"]
     rows: list[dict[str, Any]] = []
+    records = _CONTEXT.get("records")
     for f in files:
-        rec = observe(root / f, f, frozenset(), scan)
+        rec = records.get(f) if records is not None else None
+        if rec is None:  # not read before (or no store): read now
+            rec = observe(root / f, f, frozenset(), scan)
         if not rec.error:
             rows += sweep_rows(rec, None, scan, {})
     return rows

@@ -16,7 +16,7 @@ import pytest
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
 from midib.cli import main
-from midib.score import checkunits, compiledkey, keyfacts
+from midib.score import checkunits, compiledkey, keyfacts, records
 from midib.score.checks import Observed, clear_memo, evaluate_uncached
 from midib.score.rows import attribute_of, expected_text
 
@@ -67,6 +67,7 @@ def _captured_judge(bench: Path, run: Path, tmp_path: Path, monkeypatch: pytest.
         seen.update(facts=facts, judge=judge)
         return iter(())
     monkeypatch.setattr(checkunits, "run_units", capture)
+    monkeypatch.setattr(records.RecordSpill, "remove", lambda self: None)  # its stores outlive the score
     assert main(["score", str(bench), str(run), "--out", str(tmp_path / "captured"), "--no-ocr",
                  "--no-conformance"]) in (0, 1)
     return seen["judge"]

@@ -162,7 +162,7 @@ def _sweeper() -> Sweeper:
         sw.add_words(comp, "patient_name", "P1", "names", "DOE^JOHN")
         sw.name_parts.add("w:" + comp)
     sw.add_words("VARIAN-TPS2", "station_name", "P2")
-    sw.needles["d:2004-01-19"] = Needle("20040119", "birth_date", "dates", {"P1"}, "20040119")
+    sw.needles["d:2004-01-19"] = Needle("20040119", "birth_date", "dates", ("P1",), "20040119")
     return sw
 
 

@@ -24,6 +24,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator, Optional
 
 
@@ -33,6 +34,7 @@ from midib.score.checks import IdMaps, Observed, evaluate, load_families, memo_g
 from midib.score.compiledkey import CompiledUnit, compile_checks, load_unit, make_check
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
+from midib.score.pixelstage import PIXEL_ACTIONS
 from midib.score.rows import RowBatch
 from midib.score.sink import UnitResult, unit_result
 from midib.score.uids import concrete_key
@@ -52,7 +54,7 @@ class Judge:
     match: MatchResult              # instance -> its output's identifying record
     maps: IdMaps
     rules: Any                      # rules.InstanceRules
-    precomputed: dict[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
+    precomputed: Mapping[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
     records: Optional[Any] = None    # file -> its full record, read in the observe phase (records.py)
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
@@ -106,9 +108,14 @@ class Judge:
                     out.append(hit)
                     continue
             check = make_check(fields, i)
-            out.append(evaluate(check, Observed(found, rec, self.maps, self.precomputed.get(check.id),
+            out.append(evaluate(check, Observed(found, rec, self.maps, self.pixel_verdict(check),
                                                 lookup=self.match.pairs.get)))
         return out
+
+    def pixel_verdict(self, check: Check) -> Optional[Verdict]:
+        """The pixel phase's verdict of a pixel check (None for the others: no look-up, the
+        verdicts may be on disk)."""
+        return self.precomputed.get(check.id) if check.action in PIXEL_ACTIONS else None
 
     def observe(self, rel: str) -> OutputRecord:
         """The output file read in full: wanted values, UIDs and the sweep's hits; read once, in
@@ -123,7 +130,7 @@ class Judge:
         if failure is not None:
             return failure
         assert rec is not None
-        observed = Observed(elements_for(check, rec), rec, self.maps, self.precomputed.get(check.id),
+        observed = Observed(elements_for(check, rec), rec, self.maps, self.pixel_verdict(check),
                             lookup=self.match.pairs.get)
         return evaluate(check, observed)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+import pickle
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from midib.answer_key import Check
-from midib.score import pixelstage, workunits
+from midib.score import diskmap, pixelstage, workunits
 from midib.score.matching import MatchResult
 from midib.score.verdict import Verdict
 
@@ -42,11 +43,29 @@ def pixel_unit(items: list[tuple[list[Check], Optional[str], str]],
 
 
 def pixel_verdicts(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Check]]], match: MatchResult,
-                   input_dir: Path, out_root: Path, use_ocr: bool,
-                   stats: pixelstage.OcrStats) -> dict[str, Verdict]:
+                   input_dir: Path, out_root: Path, use_ocr: bool, stats: pixelstage.OcrStats,
+                   store: Optional[Path] = None) -> Mapping[str, Verdict]:
     """Verdicts of every pixel check of a matched instance (unmatched ones fail in the key units).
     ``checks``: the pixel checks, or instance -> its pixel checks (the key index keeps them so,
-    on disk: only the matched instances' are read)."""
+    on disk: only the matched instances' are read). With ``store`` (an SQLite file), the
+    verdicts are written there as they are settled and returned as a :class:`DiskMap` (one
+    small object per pixel check otherwise stays in the parent and every forked worker)."""
+    if store is None:
+        found: dict[str, Verdict] = {}
+        _judge_pixels(ex, checks, match, input_dir, out_root, use_ocr, stats, found.update)
+        return found
+    writer = diskmap.Writer(store, ("verdicts",))
+    with writer:
+        _judge_pixels(ex, checks, match, input_dir, out_root, use_ocr, stats, lambda found: writer.add(
+            "verdicts", ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in found.items())))
+    return writer.finish(raw=False)["verdicts"]
+
+
+def _judge_pixels(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Check]]], match: MatchResult,
+                  input_dir: Path, out_root: Path, use_ocr: bool, stats: pixelstage.OcrStats,
+                  emit: Callable[[dict[str, Verdict]], None]) -> None:
+    """Judge every pixel check of a matched instance, handing the verdicts to ``emit`` as
+    they are known (a unit's boxes that need no OCR at once, the others batch by batch)."""
     by_instance: dict[str, list[Check]] = defaultdict(list)
     if isinstance(checks, Mapping):
         for inst in match.pairs:
@@ -58,19 +77,17 @@ def pixel_verdicts(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Che
     by_instance = {i: found for i, found in by_instance.items() if found}
     items = [(found, str(input_dir / found[0].file) if found[0].file else None,
               str(out_root / match.pairs[i].file)) for i, found in sorted(by_instance.items())]
-    verdicts: dict[str, Verdict] = {}
     pending = pixelstage.PixelJob()
     pixelstage.run_ocr(pixelstage.PixelJob(), use_ocr, stats)  # availability, even with no box
     boxes, seconds = 0, 0.0
     for unit in ex.map(partial(pixel_unit, use_ocr=use_ocr), workunits.chunks(items, PIXEL_UNIT)):
         for found, crops, settled in unit:
-            verdicts.update(found)
+            emit(found)
             pending.crops.extend(crops)
             boxes += settled
         if len(pending.crops) >= OCR_BATCH:
-            verdicts.update(pixelstage.run_ocr(pending, use_ocr, stats))
+            emit(pixelstage.run_ocr(pending, use_ocr, stats))
             boxes, seconds = boxes + stats.boxes, seconds + stats.seconds
             pending = pixelstage.PixelJob()
-    verdicts.update(pixelstage.run_ocr(pending, use_ocr, stats))
+    emit(pixelstage.run_ocr(pending, use_ocr, stats))
     stats.boxes, stats.seconds = boxes + stats.boxes, seconds + stats.seconds
-    return verdicts

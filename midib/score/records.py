@@ -82,5 +82,6 @@ class RecordSpill:
 
     def remove(self) -> None:
         """Close this process's connection and delete the file (scoring is over)."""
-        DiskMap(self.path, FULL).close()
-        self.path.unlink(missing_ok=True)
+        for path in (self.path, self.path.with_suffix(".pixels.db")):  # and the pixel verdicts
+            DiskMap(path, FULL).close()
+            path.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ so they see that instance's checks without the whole key in memory.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -32,7 +33,7 @@ class InstanceRules:
 
     match: MatchResult
     maps: IdMaps
-    reverse: dict[str, set[str]]
+    reverse: Mapping[str, Collection[str]]
     sweeper: Sweeper
     ledger: Any                                   # inputs.LedgerFacts
     swept: set[str] = field(default_factory=set)  # output files already swept (this process)

@@ -208,7 +208,8 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
-                                                run.output_root, opts.ocr, ocr)
+                                                run.output_root, opts.ocr, ocr,
+                                                spill.path.with_suffix(".pixels.db"))
         clock.lap("pixels")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
@@ -317,7 +318,7 @@ def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run:
     match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp, reader)
     maps = derive_maps(_paired(match, full), facts.first, ledger.uids, ledger.patids)
     if uid_csv:
-        maps.uid, maps.source = {o: {n} for o, n in uid_csv.items()}, "mapping"
+        maps.uid, maps.source = {o: (n,) for o, n in uid_csv.items()}, "mapping"
     if pid_csv:
-        maps.patid = {o: {n} for o, n in pid_csv.items()}
+        maps.patid = {o: (n,) for o, n in pid_csv.items()}
     return match, maps

@@ -52,14 +52,15 @@ _SKIP_KINDS = ("time", "age", "sex", "weight", "size", "height", "geometry")
 MEMO_SIZE = 20_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Needle:
-    """One searchable PHI value and the patients it belongs to."""
+    """One searchable PHI value and the patients it belongs to (slots and a tuple: there are
+    ~120 per patient, in the parent and every worker)."""
 
     text: str                      # what is searched (a name component for names)
     kind: str
     phi_class: str = "other"
-    patients: set[str] = field(default_factory=set)
+    patients: tuple[str, ...] = ()
     whole: str = ""                 # the planted value it comes from (the full name)
 
 
@@ -145,7 +146,8 @@ class Sweeper:
     def _add(self, key: str, text: str, kind: str, patient: str, phi_class: str = "other",
              whole: str = "") -> str:
         needle = self.needles.setdefault(key, Needle(text, kind, phi_class, whole=whole or text))
-        needle.patients.add(patient)
+        if patient not in needle.patients:
+            needle.patients += (patient,)
         return key
 
     def add_words(self, text: str, kind: str, patient: str, phi_class: str = "other",

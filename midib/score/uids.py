@@ -10,14 +10,13 @@ the referenced object's new UID.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Union
 
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
-from midib.score.checks import IdMaps
+from midib.score.checks import IdMaps, link
 from midib.score.checks.uids import uid_problem
 from midib.score.observation import OutputRecord, generic_key
 from midib.score.rows import rule_row
@@ -64,31 +63,31 @@ def derive_maps(pairs: Union[Mapping[str, OutputRecord], Iterable[tuple[str, Out
     for inst, rec in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         for key, old in uids.get(inst, []):
             if (new := value_at(rec, key)):
-                maps.uid.setdefault(old, set()).add(new)
+                link(maps.uid, old, new)
         for key, old in patids.get(inst, []):
             if (new := value_at(rec, key)):
-                maps.patid.setdefault(old, set()).add(new)
+                link(maps.patid, old, new)
         check = first_check.get(inst)
         for key, attr in PRIMARY.items():
             old = inst if attr == "instance" else getattr(check, attr, "") if check else ""
             new = rec.first(key)
             if old and new:
-                maps.primary.setdefault(old, set()).add(new)
-                maps.uid.setdefault(old, set()).add(new)
+                link(maps.primary, old, new)
+                link(maps.uid, old, new)
     return maps
 
 
-def reverse_map(maps: IdMaps) -> dict[str, set[str]]:
+def reverse_map(maps: IdMaps) -> dict[str, Collection[str]]:
     """new UID -> the old UIDs mapped to it (more than one: two objects merged)."""
-    reverse: dict[str, set[str]] = defaultdict(set)
+    reverse: dict[str, Collection[str]] = {}
     for old, news in maps.uid.items():
         for new in news:
-            reverse[new].add(old)
+            link(reverse, new, old)
     return reverse
 
 
 def instance_uid_rows(inst: str, rec: OutputRecord, like: Check | None, known: list[tuple[str, str]],
-                      maps: IdMaps, reverse: dict[str, set[str]], replaced: set[str]) -> list[dict[str, Any]]:
+                      maps: IdMaps, reverse: Mapping[str, Collection[str]], replaced: set[str]) -> list[dict[str, Any]]:
     """One instance's rows: valid syntax, one-to-one mapping, references followed.
 
     References are judged only where the key expects the UID replaced (``replaced`` paths):
@@ -108,12 +107,12 @@ def instance_uid_rows(inst: str, rec: OutputRecord, like: Check | None, known: l
 def _one_to_one(inst, rec, like, known, maps: IdMaps, reverse) -> dict[str, Any]:
     problems = []
     for key, old in known:
-        news = maps.uid.get(old, set())
+        news = maps.uid.get(old, ())
         if len(news) > 1:
             problems.append(f"{old} became {len(news)} different UIDs")
         for new in news:
-            if len(reverse[new]) > 1:
-                problems.append(f"{new} stands for {len(reverse[new])} different original UIDs")
+            if len(olds := reverse.get(new, ())) > 1:
+                problems.append(f"{new} stands for {len(olds)} different original UIDs")
     verdict = Verdict.fail("; ".join(sorted(set(problems))[:3])) if problems else Verdict.ok()
     return rule_row("uid", f"uid/{inst}/one_to_one", "uid_one_to_one", verdict, like=like,
                     output_file=rec.file)

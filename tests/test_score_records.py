@@ -90,3 +90,49 @@ def test_each_output_is_walked_once_and_judged_as_a_second_walk_would(
     assert len(walked) == 2 * outputs
     assert once == twice
     assert once == _score(mini_bench, run, tmp_path / "parallel", jobs=2)
+
+
+def test_a_scratch_folder_that_cannot_be_written_is_one_clear_error(
+        mini_bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    from midib.score import diskmap
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the scratch folder should be")
+    monkeypatch.setattr(diskmap, "scratch_dir", lambda: blocker)
+    out = tmp_path / "score"
+    code = main(["score", str(mini_bench), str(mini_bench / "input"), "--out", str(out), "--no-ocr",
+                 "--no-conformance"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write the scorer's scratch file" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (out / "results.csv").exists() and blocker.read_text().startswith("a file")
+
+
+def test_file_names_that_are_not_utf8_are_scored_and_named_escaped(
+        mini_bench: Path, tmp_path: Path) -> None:
+    """A hostile submission's ``bad\\xff.dcm`` (bytes no codec reads) beside a real ``ÿ`` name: both
+    read once, stored apart, scored, and named in the results (the first escaped), no traceback."""
+    import csv
+    import os
+    import shutil
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    sources = sorted(p for p in (mini_bench / "input").rglob("*.dcm"))[:3]
+    names = [b"bad\xff name.dcm", "bad\u00ff name.dcm".encode(), b"plain.dcm"]
+    for src, name in zip(sources, names):
+        shutil.copyfile(src, os.path.join(os.fsencode(sub), name))
+    out = tmp_path / "score"
+    assert main(["score", str(mini_bench), str(sub), "--out", str(out), "--no-ocr",
+                 "--no-conformance"]) in (0, 1)
+    with (out / "results.csv").open(encoding="utf-8") as f:
+        named = {row["output_file"] for row in csv.DictReader(f) if row["source"] == "key"}
+    assert {"bad\\udcff name.dcm", "bad\u00ff name.dcm", "plain.dcm"} <= named
+
+
+def test_stored_keys_escape_only_what_sqlite_cannot_bind(tmp_path: Path) -> None:
+    from midib.score.diskmap import DiskMap, stored_key
+    odd, real = "bad\udcff.dcm", "bad\u00ff.dcm"
+    assert stored_key("plain.dcm") == "plain.dcm" and stored_key(real) == real
+    assert stored_key(odd) != stored_key(real) and stored_key(odd).startswith("\x00")
+    dm = DiskMap.write(tmp_path / "k.db", "t", [(odd, 1), (real, 2)])
+    assert dm[odd] == 1 and dm[real] == 2 and odd in dm and "bad.dcm" not in dm

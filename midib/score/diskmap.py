@@ -30,9 +30,23 @@ _CONNECTIONS: dict[tuple[int, str], sqlite3.Connection] = {}
 CACHE_KB = 256
 
 
+def stored_key(key: str) -> str:
+    """``key`` as the table holds it. A file name that is not valid UTF-8 (a hostile submission's
+    ``b"bad\xff.dcm"`` reads as a str with a lone surrogate) cannot be bound by SQLite: it is
+    stored as a NUL (never in a POSIX name) and the hex of its bytes, so no two keys collide."""
+    if key.isascii():
+        return key
+    try:
+        key.encode("utf-8")
+        return key
+    except UnicodeEncodeError:
+        return "\x00" + key.encode("utf-8", "surrogatepass").hex()
+
+
 class DiskMap(Mapping[str, Any]):
     """A read-only ``str -> value`` mapping stored in table ``table`` of the SQLite file ``path``;
-    iteration follows the order the items were written in (as a dict's would)."""
+    iteration follows the order the items were written in (as a dict's would) and yields keys as
+    stored (:func:`stored_key`: the same but for names that are not valid UTF-8)."""
 
     def __init__(self, path: Path, table: str, raw: bool = False) -> None:
         self.path, self.table, self.raw = Path(path), table, raw   # raw: values are bytes as stored
@@ -81,13 +95,16 @@ class DiskMap(Mapping[str, Any]):
         self._conn, self._pid = None, -1
 
     def __getitem__(self, key: str) -> Any:
-        row = self._db().execute(f"SELECT v FROM {self.table} WHERE k = ?", (key,)).fetchone()
+        row = self._db().execute(f"SELECT v FROM {self.table} WHERE k = ?", (stored_key(key),)).fetchone()
         if row is None:
             raise KeyError(key)
         return row[0] if self.raw else pickle.loads(row[0])
 
     def __contains__(self, key: object) -> bool:
-        return self._db().execute(f"SELECT 1 FROM {self.table} WHERE k = ?", (key,)).fetchone() is not None
+        if not isinstance(key, str):
+            return False
+        return self._db().execute(f"SELECT 1 FROM {self.table} WHERE k = ?",
+                                  (stored_key(key),)).fetchone() is not None
 
     def __iter__(self) -> Iterator[str]:
         for (k,) in self._db().execute(f"SELECT k FROM {self.table} ORDER BY rowid"):
@@ -146,7 +163,8 @@ class Writer:
     def add(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
         if table not in self.tables:
             raise ValueError(f"no table {table!r} in {self.path}")
-        self.conn.executemany(f"INSERT INTO {table} (k, v) VALUES (?, ?)", items)
+        self.conn.executemany(f"INSERT INTO {table} (k, v) VALUES (?, ?)",
+                              ((stored_key(k), v) for k, v in items))
 
     def finish(self, raw: bool = True) -> dict[str, DiskMap]:
         """Commit and close; the tables as read-only maps (values as bytes unless ``raw`` is False)."""

@@ -54,11 +54,16 @@ def pixel_verdicts(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Che
         found: dict[str, Verdict] = {}
         _judge_pixels(ex, checks, match, input_dir, out_root, use_ocr, stats, found.update)
         return found
-    writer = diskmap.Writer(store, ("verdicts",))
+    from midib.score.records import scratch_writes
+    with scratch_writes(store):
+        writer = diskmap.Writer(store, ("verdicts",))
     with writer:
-        _judge_pixels(ex, checks, match, input_dir, out_root, use_ocr, stats, lambda found: writer.add(
-            "verdicts", ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in found.items())))
-    return writer.finish(raw=False)["verdicts"]
+        def emit(found: dict[str, Verdict]) -> None:
+            with scratch_writes(store):
+                writer.add("verdicts", ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL)) for k, v in found.items()))
+        _judge_pixels(ex, checks, match, input_dir, out_root, use_ocr, stats, emit)
+    with scratch_writes(store):
+        return writer.finish(raw=False)["verdicts"]
 
 
 def _judge_pixels(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Check]]], match: MatchResult,

@@ -16,9 +16,11 @@ from __future__ import annotations
 import sqlite3
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+from midib.errors import MidibError
 from midib.score.diskmap import DiskMap, Writer
 from midib.score.observation import OutputRecord, pack_record, unpack_record
 
@@ -43,12 +45,14 @@ class RecordStore(Mapping[str, OutputRecord]):
             return None
 
     def items(self) -> Iterator[tuple[str, OutputRecord]]:  # type: ignore[override]
-        """(file, record) in the order they were stored, one row at a time."""
-        for file, data in self.table.items():
-            yield file, unpack_record(data)
+        """(file, record) in the order they were stored, one row at a time (the file as the
+        record names it: a stored key may be escaped, :func:`~midib.score.diskmap.stored_key`)."""
+        for _, data in self.table.items():
+            rec = unpack_record(data)
+            yield rec.file, rec
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.table)
+        return (file for file, _ in self.items())
 
     def __len__(self) -> int:
         return len(self.table)
@@ -62,26 +66,47 @@ def packed(rec: OutputRecord, identifying: frozenset[str]) -> tuple[bytes, bytes
     return pack_record(rec.trimmed(identifying)), pack_record(rec)
 
 
+@contextmanager
+def scratch_writes(path: Path) -> Iterator[None]:
+    """A scratch file that cannot be written (folder full, removed) is one clear error, not a
+    traceback: nothing can be scored without the records."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as e:
+        raise MidibError(f"cannot write the scorer's scratch file {path}: {e} "
+                         "(is its folder full? TMPDIR chooses another)") from e
+
+
 class RecordSpill:
     """The two tables of one observe phase, filled as the units arrive (see the module doc)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.writer = Writer(path, (IDENTIFYING, FULL))
+        with scratch_writes(path):
+            self.writer = Writer(path, (IDENTIFYING, FULL))
 
     def add(self, unit: Iterable[tuple[str, bytes, bytes]]) -> None:
         """One unit's (file, identifying bytes, full bytes)."""
         unit = list(unit)
-        self.writer.add(IDENTIFYING, ((f, ident) for f, ident, _ in unit))
-        self.writer.add(FULL, ((f, full) for f, _, full in unit))
+        with scratch_writes(self.path):
+            self.writer.add(IDENTIFYING, ((f, ident) for f, ident, _ in unit))
+            self.writer.add(FULL, ((f, full) for f, _, full in unit))
 
     def finish(self) -> tuple[RecordStore, RecordStore]:
         """The identifying and the full records, readable by any process until :meth:`remove`."""
-        tables = self.writer.finish()
+        with scratch_writes(self.path):
+            tables = self.writer.finish()
         return RecordStore(tables[IDENTIFYING]), RecordStore(tables[FULL])
 
     def remove(self) -> None:
         """Close this process's connection and delete the file (scoring is over)."""
-        for path in (self.path, self.path.with_suffix(".pixels.db")):  # and the pixel verdicts
+        if hasattr(self, "writer") and not self.writer.done:  # scoring failed half-way
+            self.writer.conn.close()
+        for path in (self.path, self.pixels_path):
             DiskMap(path, FULL).close()
             path.unlink(missing_ok=True)
+
+    @property
+    def pixels_path(self) -> Path:
+        """Where the pixel phase keeps its verdicts (removed with the records)."""
+        return self.path.with_suffix(".pixels.db")

@@ -229,7 +229,8 @@ def _string_array(values: list[Optional[str]]) -> Optional[pa.Array]:
     if joined.isascii():   # one byte per character: lengths of the str themselves
         data, lengths = joined.encode("ascii"), np.fromiter(map(len, values), np.int64, n)
     else:
-        encoded = [v.encode("utf-8") for v in values]
+        # backslashreplace: only a lone surrogate (a file name that is not UTF-8) needs it
+        encoded = [v.encode("utf-8", "backslashreplace") for v in values]
         data, lengths = b"".join(encoded), np.fromiter(map(len, encoded), np.int64, n)
     if len(data) >= 2 ** 31:
         return None

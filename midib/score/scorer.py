@@ -208,8 +208,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
         clock.lap("match")
         ocr = pixelstage.OcrStats()
         precomputed = pixelphase.pixel_verdicts(ex, facts.pixel_checks, match, bench.input_dir,
-                                                run.output_root, opts.ocr, ocr,
-                                                spill.path.with_suffix(".pixels.db"))
+                                                run.output_root, opts.ocr, ocr, spill.pixels_path)
         clock.lap("pixels")
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)

@@ -35,6 +35,7 @@ from midib.score.compiledkey import CompiledUnit, compile_checks, load_unit, mak
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord, generic_key, observe
 from midib.score.pixelstage import PIXEL_ACTIONS
+from midib.score.records import RecordStore
 from midib.score.rows import RowBatch
 from midib.score.sink import UnitResult, unit_result
 from midib.score.uids import concrete_key
@@ -55,7 +56,7 @@ class Judge:
     maps: IdMaps
     rules: Any                      # rules.InstanceRules
     precomputed: Mapping[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
-    records: Optional[Any] = None    # file -> its full record, read in the observe phase (records.py)
+    records: Optional[RecordStore] = None  # file -> its full record, read in the observe phase
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
         """Key rows then rule rows of the instance whose checks are ``group``, as dicts."""

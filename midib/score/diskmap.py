@@ -89,9 +89,7 @@ class DiskMap(Mapping[str, Any]):
 
     def close(self) -> None:
         """Close this process's connection to the file (its other tables reopen it on use)."""
-        conn = _CONNECTIONS.pop((os.getpid(), str(self.path)), None)
-        if conn is not None:
-            conn.close()
+        close_file(self.path)
         self._conn, self._pid = None, -1
 
     def __getitem__(self, key: str) -> Any:
@@ -183,6 +181,13 @@ class Writer:
         elif not self.done:
             self.conn.close()
             self.done = True
+
+
+def close_file(path: Path) -> None:
+    """Close this process's connection to ``path``, if it opened one (before removing the file)."""
+    conn = _CONNECTIONS.pop((os.getpid(), str(path)), None)
+    if conn is not None:
+        conn.close()
 
 
 def write_tables(target: Path, tables: dict[str, Iterable[tuple[str, Any]]]) -> dict[str, DiskMap]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from midib.errors import MidibError
-from midib.score.diskmap import DiskMap, Writer
+from midib.score.diskmap import DiskMap, Writer, close_file
 from midib.score.observation import OutputRecord, pack_record, unpack_record
 
 IDENTIFYING, FULL = "identifying", "full"
@@ -103,7 +103,7 @@ class RecordSpill:
         if hasattr(self, "writer") and not self.writer.done:  # scoring failed half-way
             self.writer.conn.close()
         for path in (self.path, self.pixels_path):
-            DiskMap(path, FULL).close()
+            close_file(path)
             path.unlink(missing_ok=True)
 
     @property

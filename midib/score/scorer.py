@@ -247,9 +247,6 @@ def _observed(ex: Any, files: list[str], spill: RecordSpill) -> tuple[list[Outpu
     return views, full, whole
 
 
-_MATCH_KEYS = frozenset(FEATURE_PATHS)
-
-
 def _paired(match: MatchResult, full: Optional[Mapping[str, OutputRecord]]) -> Iterator[tuple[str, OutputRecord]]:
     """(instance, full slim record) of every pair, streamed from ``full`` (in its order: one
     scan of the file, not a look-up per pair); the records paired themselves without it."""

@@ -175,12 +175,17 @@ class Writer:
     def __enter__(self) -> "Writer":
         return self
 
+    def abort(self) -> None:
+        """Close without committing (a failed write); nothing once finished."""
+        if not self.done:
+            self.conn.close()
+            self.done = True
+
     def __exit__(self, kind: Any, *_: Any) -> None:
         if kind is None:
             self.finish()
-        elif not self.done:
-            self.conn.close()
-            self.done = True
+        else:
+            self.abort()
 
 
 def close_file(path: Path) -> None:

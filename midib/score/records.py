@@ -40,7 +40,7 @@ class RecordStore(Mapping[str, OutputRecord]):
         """The record of ``file``, or None if it was not stored or the store is gone (scoring
         over, scratch folder cleaned): the caller reads the file again, never judges on nothing."""
         try:
-            return unpack_record(self.table[file])
+            return self[file]
         except (KeyError, sqlite3.Error):
             return None
 
@@ -100,8 +100,7 @@ class RecordSpill:
 
     def remove(self) -> None:
         """Close this process's connection and delete the file (scoring is over)."""
-        if hasattr(self, "writer") and not self.writer.done:  # scoring failed half-way
-            self.writer.conn.close()
+        self.writer.abort()  # scoring failed half-way: no commit; done: nothing to do
         for path in (self.path, self.pixels_path):
             close_file(path)
             path.unlink(missing_ok=True)

@@ -110,6 +110,7 @@ def test_one_conformance_check_per_matched_instance(tmp_path: Path, monkeypatch)
     from midib.score import conformance
     from midib.score.matching import MatchResult
     from midib.score.observation import OutputRecord
+    from midib.score import rules
     from midib.score.rules import conformance_rows
 
     class FakeTool:
@@ -125,7 +126,11 @@ def test_one_conformance_check_per_matched_instance(tmp_path: Path, monkeypatch)
         sources[name] = tmp_path / f"{name}.dcm"
         sources[name].write_bytes(b"")
     match = MatchResult(pairs={n: OutputRecord(file=f"out/{n}.dcm") for n in sources})
-    info, rows = conformance_rows(match, sources, tmp_path, {}, True, 1)
+    monkeypatch.setattr(rules, "CONFORMANCE_CHUNK", 1)  # two hand-overs, rows in key order
+    batches: list[list[dict]] = []
+    info = conformance_rows(match, sources, tmp_path, {}, True, 1, batches.append)
+    assert len(batches) == 2
+    rows = [r for batch in batches for r in batch]
     assert [(r["instance"] or r["check_id"], r["passed"]) for r in rows] == [("conformance/a", True),
                                                                              ("conformance/b", False)]
     assert "Error - one" in rows[1]["reason"] and "Error - two" in rows[1]["reason"]

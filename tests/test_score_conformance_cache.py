@@ -150,3 +150,18 @@ def test_another_dciodvfy_binary_validates_again(fake: Path, files: dict[str, Pa
     script.write_text(script.read_text() + "\n# upgraded\n")
     Dciodvfy().source_errors(files["src"])
     assert runs(fake).count("src.dcm") == 2
+
+
+def test_memory_holds_a_bounded_number_of_sources(fake: Path, files: dict[str, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Source results beyond MEMORY_ENTRIES leave memory (they stay in the user's cache), so a
+    score of 50,000 instances does not keep 50,000 lists of error lines; evicted sources are
+    read back from the disk store, not validated again, and give the same verdict."""
+    from midib.score import conformance
+    monkeypatch.setattr(conformance, "MEMORY_ENTRIES", 1)
+    engine = Dciodvfy()
+    pairs = [(files["src"], files["bad"]), (files["edited"], files["bad"]), (files["src"], files["bad"])]
+    found = engine.introduced_many(pairs, workers=2)
+    assert found[0] == found[2] == [INTRODUCED]
+    assert len(engine._cache) == 1 and not engine._key_locks
+    assert runs(fake).count("src.dcm") == 1

@@ -64,8 +64,12 @@ def test_the_key_index_keeps_per_instance_facts_on_disk_and_rebuilds_a_lost_file
     monkeypatch.setenv("MIDIB_CACHE_DIR", str(tmp_path / "cache"))
     bench = Benchmark.open(mini_bench)
     index, _, _ = load_key(bench, None)
-    for facts in (index.facts.pixel_checks, index.facts.boxes, index.ledger.uids, index.ledger.dates):
+    for facts in (index.facts.pixel_checks, index.facts.boxes, index.ledger.uids, index.ledger.dates,
+                  index.facts.first, index.facts.spans):
         assert isinstance(facts, DiskMap) and len(facts) > 0
+    assert list(index.facts.first) == list(index.facts.spans)           # both in key order
+    inst, who = next(iter(index.facts.first.items()))
+    assert who.instance == inst and index.facts.spans[inst][0] < index.facts.spans[inst][1]
     assert Path(index.ledger.uids.path).parent == tmp_path / "cache"   # beside the cached index
     first = next(iter(index.ledger.uids))
     planted = index.ledger.uids[first]
@@ -100,7 +104,7 @@ def test_the_parent_keeps_only_matching_paths_of_each_output_and_the_rest_on_dis
     with workunits.make_executor(1, initargs) as ex:
         views, full, whole = _observed(ex, files, RecordSpill(tmp_path / "records.db"))
     assert [v.file for v in views] == files and len(full) == len(files) == len(whole)
-    kept = {key for v in views for key, _ in v.found}
+    kept = {key for v in views for key in v.found[::2]}
     assert kept and kept <= set(FEATURE_PATHS)
     on_disk = {key for _, rec in full.items() for key in rec.elements}
     assert on_disk - set(FEATURE_PATHS)             # planted identifiers and dates, read back later
@@ -134,3 +138,24 @@ def test_a_subset_lists_in_key_order_whether_its_base_was_written_sorted_or_not(
         view = Subset(dm, ["d", "c", "a"], keep=lambda v: v > 0)
         assert list(view.items()) == [("a", 1), ("c", 3)]
         assert list(view.without(["a"]).items()) == [("c", 3)]
+
+
+def test_ordered_map_keeps_order_and_never_takes_more_than_its_window() -> None:
+    """Units are taken from a generator only as results are handed on (the observe, pixel and
+    check phases read theirs from disk), and results come in submission order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from midib.score import workunits
+    taken: list[int] = []
+
+    def units():
+        for n in range(20):
+            taken.append(n)
+            yield n
+    with ThreadPoolExecutor(3) as ex:
+        out = []
+        for result in workunits.ordered_map(ex, lambda n: n * n, units(), window=4):
+            assert len(taken) - len(out) <= 4       # at most the window ahead of the consumer
+            out.append(result)
+    assert out == [n * n for n in range(20)]
+    assert list(workunits.batched(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]

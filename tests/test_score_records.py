@@ -37,6 +37,27 @@ def test_a_packed_record_unpacks_equal_to_the_walk_it_came_from(mini_bench: Path
     assert unpack_record(pack_record(broken)) == broken
 
 
+def test_matching_view_reads_like_the_record_it_slims(mini_bench: Path) -> None:
+    """The compact view matching keeps in memory answers ``at``/``first`` exactly as the
+    record trimmed to matching's paths, and survives the trip from a worker (pickle)."""
+    import pickle
+
+    from midib.score.matching import FEATURE_PATHS
+    from midib.score.workunits import SlimRecord
+    keys = frozenset(FEATURE_PATHS)
+    files = sorted(p for p in (mini_bench / "input").rglob("*") if p.is_file())
+    seen_nested = False
+    for path in files:
+        rec = observe(path, path.name, keys, None).trimmed(keys)
+        view = pickle.loads(pickle.dumps(SlimRecord(rec)))
+        assert (view.file, view.error, view.uids, view.hits) == (rec.file, rec.error, (), ())
+        for key in FEATURE_PATHS:
+            assert view.at(key) == rec.at(key) and view.first(key) == rec.first(key)
+        seen_nested |= any("[" in e.path for found in rec.elements.values() for e in found)
+    assert seen_nested  # SR/RTSTRUCT/SEG structure paths were among them
+    assert SlimRecord(OutputRecord("x.dcm", error="unreadable")).at(FEATURE_PATHS[0]) == []
+
+
 def test_a_record_marshal_cannot_write_is_pickled_instead() -> None:
     odd = OutputRecord("odd.dcm", {"(0010,0010)": [Element("(0010,0010)", "PN", (Path("x"),))]})  # type: ignore[arg-type]
     data = pack_record(odd)

@@ -37,7 +37,7 @@ SWEEPER = build_sweeper(LEDGER, KEY)
 
 
 def found(text: str, vr: str = "LT") -> set[str]:
-    return {SWEEPER.needles[n].whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
+    return {SWEEPER.needle(n).whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
 
 
 def test_moved_values_are_found() -> None:
@@ -71,7 +71,7 @@ def test_hits_count_only_for_the_matched_patient() -> None:
 def test_file_names_are_swept() -> None:
     hits = scan_file_name(SWEEPER, "DOE_JOHN/19700304/img1.dcm")
     hits = relevant_hits(hits, SWEEPER, "P1")
-    assert sorted(SWEEPER.needles[n].whole for n, _, _ in hits) == ["19700304", "DOE^JOHN"]
+    assert sorted(SWEEPER.needle(n).whole for n, _, _ in hits) == ["19700304", "DOE^JOHN"]
     assert scan_file_name(SWEEPER, "P001/0001.dcm") == []
 
 
@@ -90,7 +90,7 @@ def test_device_names_are_searched_whole_not_by_word() -> None:
                              entry("station_name", "SLICER-WS2", "SH", phi_class="device")], [])
 
     def hits(text: str, vr: str = "LO") -> set[str]:
-        return {sweeper.needles[n].whole for n, _ in sweeper(text, vr, "(0008,0070)")}
+        return {sweeper.needle(n).whole for n, _ in sweeper(text, vr, "(0008,0070)")}
 
     assert hits("Varian Medical Systems") == set()
     assert hits("3D Slicer") == set()
@@ -101,9 +101,9 @@ def test_device_names_are_searched_whole_not_by_word() -> None:
 def test_institution_name_parts_are_no_leak_but_person_name_parts_are() -> None:
     sweeper = build_sweeper([entry("institution_name", "Varian General Hospital"),
                              entry("physician_name", "VARIAN^ANNA", "PN", phi_class="names")], [])
-    found_in = {sweeper.needles[n].whole for n, _ in sweeper("General Hospital", "LO", "(0008,0080)")}
+    found_in = {sweeper.needle(n).whole for n, _ in sweeper("General Hospital", "LO", "(0008,0080)")}
     assert found_in == set()
-    found_in = {sweeper.needles[n].whole for n, _ in sweeper("Dr Varian reviewed", "LT", "(0020,4000)")}
+    found_in = {sweeper.needle(n).whole for n, _ in sweeper("Dr Varian reviewed", "LT", "(0020,4000)")}
     assert found_in == {"VARIAN^ANNA"}
 
 

@@ -31,7 +31,7 @@ SWEEPER = build_sweeper([entry("patient_name", NAME, "PN", "names"), entry("pati
 
 
 def found(text: str, vr: str = "LT") -> set[str]:
-    return {SWEEPER.needles[n].whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
+    return {SWEEPER.needle(n).whole for n, _ in SWEEPER(text, vr, "(0020,4000)")}
 
 
 def test_lower_case_full_name_is_found_but_a_lone_common_word_is_not() -> None:
@@ -83,7 +83,7 @@ def test_blobs_and_file_meta_are_swept_alike_by_both_walkers(tmp_path: Path, imp
     ref = observe_pydicom(path, "out.dcm", wanted, SWEEPER)
     assert raw is not None and not raw.error
     assert raw.hits == ref.hits
-    places = {(SWEEPER.needles[n].whole, where) for n, where, _ in ref.hits}
+    places = {(SWEEPER.needle(n).whole, where) for n, where, _ in ref.hits}
     assert (SOP, "(0002,0003)") in places                  # meta kept the original UID
     assert (NAME, "(0002,0016)") in places                 # an AE title naming the patient
     assert (NAME, '(0011,"PROBE",02)') in places           # a name between binary bytes
@@ -107,4 +107,4 @@ def test_a_dicomdir_left_in_the_output_is_read_and_swept() -> None:
                              entry("patient_id", "77654033", "LO")], [])
     rec = observe(path, "DICOMDIR", frozenset(), sweeper)
     assert rec.error == ""
-    assert {sweeper.needles[n].whole for n, _, _ in rec.hits} == {"DOE^PETER", "77654033"}
+    assert {sweeper.needle(n).whole for n, _, _ in rec.hits} == {"DOE^PETER", "77654033"}

@@ -20,7 +20,6 @@ workers inherit it without copying it through pickles.
 from __future__ import annotations
 
 import gc
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,11 +215,5 @@ def run_units(jobs: int, facts: keyfacts.KeyFacts, key_path: Path, judge: Judge,
         from concurrent.futures import ProcessPoolExecutor
         ex = ProcessPoolExecutor(jobs, initializer=init_checks, initargs=initargs)
     with ex:  # a bounded window of units in flight: finished frames do not pile up in memory
-        window: deque = deque()
-        for span in units(facts):
-            window.append(ex.submit(check_unit, span))
-            if len(window) >= 2 * max(jobs, 1):
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+        yield from workunits.ordered_map(ex, check_unit, units(facts), 2 * max(jobs, 1))
     _CONTEXT.clear()

@@ -39,6 +39,8 @@ from midib.errors import MidibError
 TIMEOUT = 30.0
 #: source entries kept in the cache folder; the oldest beyond this are removed
 MAX_SOURCE_ENTRIES = 200_000
+#: source results kept in memory (the rest are on disk): memory stays flat in the run's size
+MEMORY_ENTRIES = 4096
 #: changes when the stored entry's shape changes
 ENTRY_FORMAT = "dciodvfy-raw-1"
 #: bytes compared at a time when checking whether an output is a copy of its source
@@ -237,7 +239,12 @@ class Dciodvfy:
                     raw, cacheable = self._run(key)
                     if cacheable:
                         self.store().put(key, raw)
-                found = self._cache[key] = [normalise(line) for line in raw]
+                found = [normalise(line) for line in raw]
+                with self._lock:  # bounded: a score visits each source once, in key order
+                    self._cache[key] = found
+                    while len(self._cache) > MEMORY_ENTRIES:
+                        self._cache.pop(next(iter(self._cache)))
+                    self._key_locks.pop(key, None)
         return list(found)
 
     def introduced(self, src_path: str | Path, out_path: str | Path) -> list[str]:

@@ -69,7 +69,7 @@ class KeyFacts:
     """What spans checks, gathered in one pass."""
 
     count: int = 0
-    first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is
+    first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is (on disk once indexed)
     first_of_patient: dict[str, InstanceFacts] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)                    # generic paths to read
     pixel_checks: list[PixelCheck] = field(default_factory=list)     # judged before the units

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 import pickle
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 from midib.answer_key import Check
 from midib.score import diskmap, pixelstage, workunits
@@ -26,6 +26,28 @@ from midib.score.verdict import Verdict
 #: instances per pixel unit, and crops per OCR batch
 PIXEL_UNIT = 8
 OCR_BATCH = 256
+#: pixel units submitted and not yet consumed (they wait for the parent's OCR batches)
+WINDOW = 16
+
+
+def _pixel_items(checks: Union[Iterable[Check], Mapping[str, list[Check]]], match: MatchResult,
+                 input_dir: Path, out_root: Path) -> Iterator[tuple[list[Check], Optional[str], str]]:
+    """(pixel checks, source path, output path) of each matched instance with pixel checks, in
+    instance order; read from the key's index one instance at a time as units are taken (a list
+    of them all held every pixel check of the run in the parent)."""
+    if isinstance(checks, Mapping):
+        found_of: Callable[[str], list[Check]] = lambda inst: list(checks.get(inst, ()))
+    else:  # checks in memory already: grouped here
+        grouped: dict[str, list[Check]] = defaultdict(list)
+        for c in checks:
+            if c.instance in match.pairs:
+                grouped[c.instance].append(c)
+        found_of = lambda inst: grouped.get(inst, [])  # noqa: E731
+    for inst in sorted(match.pairs):
+        found = found_of(inst)
+        if found:
+            yield (found, str(input_dir / found[0].file) if found[0].file else None,
+                   str(out_root / match.pairs[inst].file))
 
 
 def pixel_unit(items: list[tuple[list[Check], Optional[str], str]],
@@ -71,21 +93,12 @@ def _judge_pixels(ex: Any, checks: Union[Iterable[Check], Mapping[str, list[Chec
                   emit: Callable[[dict[str, Verdict]], None]) -> None:
     """Judge every pixel check of a matched instance, handing the verdicts to ``emit`` as
     they are known (a unit's boxes that need no OCR at once, the others batch by batch)."""
-    by_instance: dict[str, list[Check]] = defaultdict(list)
-    if isinstance(checks, Mapping):
-        for inst in match.pairs:
-            by_instance[inst].extend(checks.get(inst, ()))
-    else:
-        for c in checks:
-            if c.instance in match.pairs:
-                by_instance[c.instance].append(c)
-    by_instance = {i: found for i, found in by_instance.items() if found}
-    items = [(found, str(input_dir / found[0].file) if found[0].file else None,
-              str(out_root / match.pairs[i].file)) for i, found in sorted(by_instance.items())]
+    items = _pixel_items(checks, match, input_dir, out_root)
     pending = pixelstage.PixelJob()
     pixelstage.run_ocr(pixelstage.PixelJob(), use_ocr, stats)  # availability, even with no box
     boxes, seconds = 0, 0.0
-    for unit in ex.map(partial(pixel_unit, use_ocr=use_ocr), workunits.chunks(items, PIXEL_UNIT)):
+    units = workunits.batched(items, PIXEL_UNIT)
+    for unit in workunits.ordered_map(ex, partial(pixel_unit, use_ocr=use_ocr), units, WINDOW):
         for found, crops, settled in unit:
             emit(found)
             pending.crops.extend(crops)

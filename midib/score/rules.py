@@ -24,6 +24,8 @@ from midib.score.sweep import Sweeper, covered, relevant_hits, scan_file_name
 from midib.score.uids import concrete_key, instance_uid_rows
 from midib.score.verdict import Verdict
 
+#: matched pairs validated between two hand-overs of rows to the sink
+CONFORMANCE_CHUNK = 1000
 _UID_ACTIONS = ("uid_changed", "uid_consistent", "uid_reference")
 
 
@@ -93,7 +95,9 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
         checked = checked()
     rows = []
     for nid, where, text in found:
-        needle = sweeper.needles[nid]
+        needle = sweeper.needle(nid)
+        if needle is None:  # relevant_hits keeps only hits whose needle exists
+            continue
         if like is not None and covered(needle, checked.get(where, [])):
             continue
         rows.append(rule_row(
@@ -115,29 +119,37 @@ def deid_row(inst: str, rec: OutputRecord, like: Check, failed_actions: set[str]
                     output_file=rec.file, path="(0012,0064)")
 
 
-def conformance_rows(match: MatchResult, sources: dict[str, Path], out_root: Path,
-                     first_check: dict[str, Check], enabled: bool, jobs: int) -> tuple[dict[str, Any], list]:
+def conformance_rows(match: MatchResult, sources: Mapping[str, Path], out_root: Path,
+                     first_check: Mapping[str, Any], enabled: bool, jobs: int,
+                     emit: Callable[[list[dict[str, Any]]], None]) -> dict[str, Any]:
     """dciodvfy on each matched pair: ONE row per matched instance, failed when the tool
     introduced any error (all listed in the reason), so every tool is judged on the same
-    number of conformance checks; not run (no rows, with the reason) when dciodvfy is missing."""
+    number of conformance checks; not run (no rows, with the reason) when dciodvfy is missing.
+
+    Rows go to ``emit`` every :data:`CONFORMANCE_CHUNK` pairs: a list of every row (and of every
+    output's error lines) grew by ~2 KB an instance until the phase ended."""
     if not enabled:
-        return {"available": False, "reason": "disabled (--no-conformance)", "introduced_errors": 0}, []
+        return {"available": False, "reason": "disabled (--no-conformance)", "introduced_errors": 0}
     try:
         from midib.score.conformance import Dciodvfy
     except ImportError as e:
-        return {"available": False, "reason": f"conformance module missing: {e}", "introduced_errors": 0}, []
+        return {"available": False, "reason": f"conformance module missing: {e}", "introduced_errors": 0}
     tool = Dciodvfy()
     ok, reason = tool.available()
     if not ok:
-        return {"available": False, "reason": reason, "introduced_errors": 0}, []
+        return {"available": False, "reason": reason, "introduced_errors": 0}
     insts = [i for i in sorted(match.pairs) if i in sources and sources[i].is_file()]
-    found = tool.introduced_many([(sources[i], out_root / match.pairs[i].file) for i in insts],
-                                 workers=max(jobs, 2))
-    rows, total = [], 0
-    for inst, errors in zip(insts, found):
-        verdict = (Verdict.fail(f"{len(errors)} dciodvfy error(s) introduced: " + "; ".join(errors))
-                   if errors else Verdict.ok())
-        rows.append(rule_row("conformance", f"conformance/{inst}", "conformance_kept", verdict,
-                             like=first_check.get(inst), output_file=match.pairs[inst].file))
-        total += len(errors)
-    return {"available": True, "reason": reason, "introduced_errors": total}, rows
+    total = 0
+    for start in range(0, len(insts), CONFORMANCE_CHUNK):
+        chunk = insts[start:start + CONFORMANCE_CHUNK]
+        found = tool.introduced_many([(sources[i], out_root / match.pairs[i].file) for i in chunk],
+                                     workers=max(jobs, 2))
+        rows = []
+        for inst, errors in zip(chunk, found):
+            verdict = (Verdict.fail(f"{len(errors)} dciodvfy error(s) introduced: " + "; ".join(errors))
+                       if errors else Verdict.ok())
+            rows.append(rule_row("conformance", f"conformance/{inst}", "conformance_kept", verdict,
+                                 like=first_check.get(inst), output_file=match.pairs[inst].file))
+            total += len(errors)
+        emit(rows)
+    return {"available": True, "reason": reason, "introduced_errors": total}

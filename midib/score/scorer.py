@@ -37,6 +37,11 @@ from midib.score.rules import InstanceRules, conformance_rows
 from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
 from midib.score.uids import PATIENT_ID, PRIMARY, derive_maps, reverse_map
+from midib.score.workunits import SlimRecord
+
+
+#: observe units (64 files, ~10 KB of records each) read ahead of the parent storing them
+OBSERVE_WINDOW = 8
 
 
 @dataclass
@@ -91,7 +96,8 @@ class KeyIndex:
         """Whether the per-instance facts it keeps on disk are still there (a cached index whose
         file was removed is recomputed)."""
         return all(m.usable() for m in (self.facts.pixel_checks, self.facts.boxes, self.ledger.uids,
-                                        self.ledger.patids, self.ledger.dates)
+                                        self.ledger.patids, self.ledger.dates, self.facts.first,
+                                        self.facts.spans)
                    if isinstance(m, DiskMap))
 
     def identifying_paths(self) -> frozenset[str]:
@@ -115,19 +121,21 @@ def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
 
 
 def to_disk(facts: keyfacts.KeyFacts, ledger: LedgerFacts, store: Optional[Path]) -> None:
-    """Move the per-instance facts (pixel checks, PHI boxes, planted UIDs, PatientIDs, dates:
-    ~3 KB an instance) into ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
+    """Move the per-instance facts (pixel checks, PHI boxes, planted UIDs, PatientIDs, dates,
+    who each instance is and where its checks lie in the key file: ~3.5 KB an instance) into ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
     written (a read-only cache) gives way to a scratch file."""
     grouped: dict[str, list[keyfacts.PixelCheck]] = {}
     for c in facts.pixel_checks:
         grouped.setdefault(c.instance, []).append(c)
     tables = {"pixel_checks": grouped, "boxes": facts.boxes, "uids": ledger.uids,
-              "patids": ledger.patids, "dates": ledger.dates}
+              "patids": ledger.patids, "dates": ledger.dates, "first": facts.first,
+              "spans": facts.spans}
     maps = diskmap.write_first((store, diskmap.scratch_dir() / f"key-{uuid4().hex}.db"),
                                lambda: {name: items.items() for name, items in tables.items()})
     if maps is not None:  # else they stay in memory: correct, just not flat
         facts.pixel_checks, facts.boxes = maps["pixel_checks"], maps["boxes"]
         ledger.uids, ledger.patids, ledger.dates = maps["uids"], maps["patids"], maps["dates"]
+        facts.first, facts.spans = maps["first"], maps["spans"]
 
 
 def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callable[[], Iterator[Check]], str]:
@@ -227,9 +235,8 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
                 sink.extend(rows)
     sink.extend(ctx.final_rows(facts.first_of_patient))
     clock.lap("rules")
-    conformance, conf_rows = conformance_rows(match, sources, run.output_root, facts.first,
-                                              opts.conformance, opts.jobs)
-    sink.extend(conf_rows)
+    conformance = conformance_rows(match, sources, run.output_root, facts.first,
+                                   opts.conformance, opts.jobs, sink.extend)
     clock.lap("conformance")
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
@@ -240,7 +247,7 @@ def _observed(ex: Any, files: list[str], spill: RecordSpill) -> tuple[list[Outpu
     arrive (:mod:`midib.score.records`), read back once the pairs are known, so the parent
     never holds them all."""
     views: list[OutputRecord] = []
-    for unit in ex.map(workunits.read_unit, workunits.file_units(files)):
+    for unit in workunits.ordered_map(ex, workunits.read_unit, workunits.file_units(files), OBSERVE_WINDOW):
         views.extend(view for view, *_ in unit)
         spill.add((f, ident, whole) for _, f, ident, whole in unit)
     full, whole = spill.finish()
@@ -268,7 +275,7 @@ def _keep_what_follows(match: MatchResult, ledger: LedgerFacts, facts: keyfacts.
 
     def trimming() -> Iterator[tuple[str, OutputRecord]]:  # trimmed as the shifts are counted
         for inst, rec in _paired(match, full):
-            trimmed[inst] = rec.trimmed(keep)
+            trimmed[inst] = SlimRecord(rec.trimmed(keep))  # ~300 bytes, not ~800 with a dict
             yield inst, rec
     shifts = shifts_by_patient(trimming(), ledger.dates)
     match.pairs = {inst: trimmed[inst] for inst in match.pairs}

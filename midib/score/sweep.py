@@ -36,6 +36,7 @@ from typing import Iterable
 
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
+from midib.score.uidneedles import PREFIX as UID_PREFIX, UidNeedles
 from midib.score.values import dates_in, dicom_date, name_components, norm_text, words
 
 _RETAINING = frozenset({"text_retained", "tag_retained"})
@@ -71,7 +72,7 @@ class Sweeper:
     needles: dict[str, Needle] = field(default_factory=dict)
     by_first_word: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     dates: dict[dt.date, str] = field(default_factory=dict)
-    uids: dict[str, str] = field(default_factory=dict)
+    uids: UidNeedles = field(default_factory=UidNeedles)     # planted UIDs, packed once frozen
     name_parts: set[str] = field(default_factory=set)      # needles that are name components
     partners: dict[str, set[str]] = field(default_factory=dict)  # name part -> other parts' words
     kept_ids: set[str] = field(default_factory=set)        # only while indexing
@@ -94,8 +95,19 @@ class Sweeper:
         _index_entry(self, e)
 
     def freeze(self) -> None:
-        """Drop the indexing-only sets (the sweeper is shipped to every worker)."""
+        """Drop the indexing-only sets and pack the UIDs (the sweeper is shipped to every worker)."""
         self.kept_ids, self.kept_values = set(), set()
+        self.uids.freeze()
+
+    def needle(self, nid: str) -> Needle | None:
+        """The needle a hit names (UID needles are rebuilt from their packed facts)."""
+        if nid.startswith(UID_PREFIX):
+            facts = self.uids.facts(nid[len(UID_PREFIX):])
+            if facts is None:
+                return None
+            uid = nid[len(UID_PREFIX):]
+            return Needle(uid, facts.kind, facts.phi_class, facts.patients, uid)
+        return self.needles.get(nid)
 
     def __call__(self, text: str, vr: str, where: str) -> list[tuple[str, str]]:
         """The needles found in ``text`` (an element value of ``vr``, or a file name).
@@ -189,7 +201,7 @@ def build_sweeper(entries: Iterable[LedgerEntry], checks: Iterable[Check]) -> Sw
 def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
     value = e.value.strip()
     if e.vr == "UI" or e.channel == "uid" or e.kind.endswith("_uid"):
-        sweeper.uids[value] = sweeper._add("u:" + value, value, e.kind, e.patient_id, e.phi_class)
+        sweeper.uids.add(value, e.kind, e.phi_class, e.patient_id)
         return
     date = dicom_date(value) if (e.vr in ("DA", "DT") or "date" in e.kind) else None
     if date is not None:
@@ -236,7 +248,7 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
     found_parts: dict[tuple[str, str], set[str]] = {}
     kept = []
     for nid, where, text in hits:
-        needle = sweeper.needles.get(nid)
+        needle = sweeper.needle(nid)
         if needle is None or (patient is not None and patient not in needle.patients):
             continue
         found_parts.setdefault((needle.whole, where), set()).add(needle.text.lower())

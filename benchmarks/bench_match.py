@@ -28,6 +28,7 @@ from midib.benchmark import Benchmark
 from midib.score import fingerprint as fpm
 from midib.score import scorer, workunits
 from midib.score.inputs import open_run, output_files
+from midib.score.matching import match_outputs
 
 
 def time_match(bench: Benchmark, run_dir: Path, jobs: int) -> None:
@@ -35,14 +36,14 @@ def time_match(bench: Benchmark, run_dir: Path, jobs: int) -> None:
     run = open_run(run_dir)
     files, _ = output_files(run.output_root)
     sources = index.facts.sources(bench.input_dir)
-    opts = scorer.ScoreOptions(jobs=jobs)
     with workunits.make_executor(jobs, (str(run.output_root), index.identifying_paths(), index.sweeper)) as ex:
         records = [r for u in ex.map(workunits.observe_unit, workunits.file_units(files)) for r in u]
         for attempt in ("cold", "warm"):
             start = time.perf_counter()
             reader = scorer.source_reader(ex, bench, sources)
             thumbs = fpm.source_thumbnails(ex, bench, sources, index.facts.boxes)
-            match, _ = scorer._match(records, sources, index.facts, index.ledger, run, opts, reader, thumbs)
+            fp = fpm.PixelFingerprint(run.output_root, sources, index.facts.boxes, thumbs)
+            match = match_outputs(records, sources, {}, fp, reader)
             print(f"match ({attempt} cache, --jobs {jobs}): {time.perf_counter() - start:.2f} s for "
                   f"{len(records)} outputs; pairs {len(match.pairs)} {dict(Counter(match.method.values()))}, "
                   f"extra {len(match.extra_outputs)}, unmatched {len(match.unmatched_inputs)}")

@@ -319,15 +319,15 @@ def test_an_output_that_changes_after_matching_is_judged_on_the_one_reading_neve
     from midib.score import scorer
     run = make_run(bench, tmp_path / "changing", None)
     clean, _ = score(bench, run)
-    real_match, spoiled = scorer._match, []
+    real_maps, spoiled = scorer._maps, []
 
-    def match_then_spoil(records, *args, **kw):
-        found = real_match(records, *args, **kw)
-        victim = sorted(rec.file for rec in found[0].pairs.values())[0]
+    def match_then_spoil(match, *args, **kw):  # right after matching, before any check
+        found = real_maps(match, *args, **kw)
+        victim = sorted(rec.file for rec in match.pairs.values())[0]
         (run / victim).write_bytes(b"not DICOM any more")
         spoiled.append(victim)
         return found
-    monkeypatch.setattr(scorer, "_match", match_then_spoil)
+    monkeypatch.setattr(scorer, "_maps", match_then_spoil)
     rows, _ = score(bench, run)
     def again(frame: pd.DataFrame) -> pd.Series:
         return frame.action.str.startswith("pixels_") | (frame.source == "conformance")

@@ -40,7 +40,7 @@ TIMEOUT = 30.0
 #: source entries kept in the cache folder; the oldest beyond this are removed
 MAX_SOURCE_ENTRIES = 200_000
 #: source results kept in memory (the rest are on disk): memory stays flat in the run's size
-MEMORY_ENTRIES = 4096
+MEMORY_ENTRIES = 256
 #: changes when the stored entry's shape changes
 ENTRY_FORMAT = "dciodvfy-raw-1"
 #: bytes compared at a time when checking whether an output is a copy of its source

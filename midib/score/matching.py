@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from midib.score.diskmap import Subset
 from midib.score.observation import OutputRecord, observe
@@ -105,38 +105,68 @@ def read_sources(sources: dict[str, Path]) -> dict[str, OutputRecord]:
     return {i: observe(p, p.name, wanted, None) for i, p in sorted(sources.items())}
 
 
-def match_outputs(records: list[OutputRecord], sources: dict[str, Path],
+def match_outputs(records: Iterable[OutputRecord], sources: Mapping[str, Path],
                   new_to_old: dict[str, str], fingerprint: Optional[Fingerprinter] = None,
                   reader: SourceReader = read_sources) -> MatchResult:
     """Pair ``records`` (sorted by file) with ``sources`` (instance -> source file path)."""
-    result = MatchResult()
-    readable: list[OutputRecord] = []
-    named: dict[str, tuple[str, str]] = {}  # output file -> (the source its UID names, how)
+    matcher = Matcher(sources, new_to_old, reader)
     for rec in records:
+        matcher.add(rec)
+    return matcher.finish(fingerprint)
+
+
+class Matcher:
+    """:func:`match_outputs` fed one record at a time, as the outputs are read.
+
+    An output whose SOPInstanceUID (or mapping row) names a source it does not contradict is
+    claimed as it arrives and only its file name is kept (``slim``): a tool that keeps UIDs, or
+    a submission with a mapping CSV, never has every output's matching view in memory at once.
+    The others wait for :meth:`finish` (content, then pixels), in arrival order, as before.
+    """
+
+    def __init__(self, sources: Mapping[str, Path], new_to_old: dict[str, str],
+                 reader: SourceReader = read_sources,
+                 slim: Optional[Callable[[OutputRecord], OutputRecord]] = None) -> None:
+        self.sources, self.new_to_old, self.reader = sources, new_to_old, reader
+        self.slim = slim if slim is not None else (lambda rec: rec)
+        self.result = MatchResult()
+        self.named: dict[str, tuple[str, str]] = {}  # pending output file -> (the source its UID names, how)
+        self.pending: list[OutputRecord] = []
+        self._src: Optional[Mapping[str, OutputRecord]] = None
+
+    def source_records(self) -> Mapping[str, OutputRecord]:
+        """The sources' matching features (those on disk), read on first need."""
+        if self._src is None:
+            on_disk = [i for i, p in self.sources.items() if p.is_file()]
+            self._src = Subset(self.reader({i: self.sources[i] for i in on_disk}), on_disk, _readable)
+        return self._src
+
+    def add(self, rec: OutputRecord) -> None:
+        """Take one output: unreadable, claimed by the source it names, or left for content."""
         if rec.error:
-            result.extra_outputs.append(rec.file)
-            result.unreadable_outputs.append({"file": rec.file, "reason": str(rec.error)})
-            continue
-        readable.append(rec)
+            self.result.extra_outputs.append(rec.file)
+            self.result.unreadable_outputs.append({"file": rec.file, "reason": str(rec.error)})
+            return
         sop = rec.first(SOP_UID) or ""  # no SOPInstanceUID left: matched on content below
-        old = (new_to_old.get(sop) or (sop if sop in sources else None)) if sop else None
-        if old is not None and old in sources:
-            named[rec.file] = (old, "mapping" if sop in new_to_old else "uid")
-    on_disk = {i: p for i, p in sources.items() if p.is_file()}
-    src_records: Mapping[str, OutputRecord] = Subset(reader(on_disk), on_disk, _readable) if readable else {}
-    pending: list[OutputRecord] = []
-    for rec in readable:
-        old, method = named.get(rec.file, ("", ""))
-        if old and not _contradicts(rec, src_records.get(old)):
-            _claim(result, old, rec, method)
-        else:
-            pending.append(rec)
-    if pending:
-        _match_by_content(result, pending, src_records, fingerprint)
-    if named:
-        _fall_back_to_names(result, named, {r.file: r for r in pending})
-    result.unmatched_inputs = sorted(set(sources) - set(result.pairs))
-    return result
+        old = (self.new_to_old.get(sop) or (sop if sop in self.sources else None)) if sop else None
+        if old is not None and old in self.sources:
+            method = "mapping" if sop in self.new_to_old else "uid"
+            if not _contradicts(rec, self.source_records().get(old)):
+                _claim(self.result, old, self.slim(rec), method)
+                return
+            self.named[rec.file] = (old, method)
+        self.pending.append(rec)
+
+    def finish(self, fingerprint: Optional[Fingerprinter] = None) -> MatchResult:
+        """Pair what is left by content and pixels; list the sources nothing claimed."""
+        result, pending = self.result, self.pending
+        if pending:
+            _match_by_content(result, pending, self.source_records(), fingerprint)
+        if self.named:
+            _fall_back_to_names(result, self.named, {r.file: r for r in pending})
+        result.unmatched_inputs = sorted(set(self.sources) - set(result.pairs))
+        self.pending, self.named = [], {}
+        return result
 
 
 def _readable(rec: OutputRecord) -> bool:

@@ -27,10 +27,10 @@ from midib.score import checkunits, diskmap, keyfacts, pixelphase, pixelstage, w
 from midib.score.checks import IdMaps
 from midib.score.dates import shifts_by_patient
 from midib.score.diskmap import DiskMap
-from midib.score.fingerprint import PixelFingerprint, Thumbnails, source_thumbnails
+from midib.score.fingerprint import PixelFingerprint, source_thumbnails
 from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_checks,
                                 load_checks_header, output_files, read_mapping)
-from midib.score.matching import FEATURE_PATHS, MatchResult, SourceReader, match_outputs
+from midib.score.matching import FEATURE_PATHS, Matcher, MatchResult, SourceReader
 from midib.score.observation import OutputRecord, generic_key
 from midib.score.records import RecordSpill, RecordStore
 from midib.score.rules import InstanceRules, conformance_rows
@@ -178,9 +178,27 @@ def _index_apart(bench: Benchmark, store: Optional[Path] = None) -> KeyIndex:
         return ex.submit(_index_of, bench, store).result()
 
 
+def one_malloc_arena() -> None:
+    """Ask glibc's malloc for a single arena. Each thread that allocates (the process pools'
+    result threads, the conformance phase's dciodvfy threads) otherwise gets an arena of its
+    own that keeps the pages it freed: ~8 MB more resident at `medium`, for no speed the
+    scorer needs (its threads mostly wait on pipes). A no-op where malloc is not glibc's."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError):
+        return
+
+
+_M_ARENA_MAX = -8   # glibc's malloc.h
+
+
 def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
               sink: Optional[RowSink] = None) -> ScoreResult:
     """Score ``run`` against ``bench``; every check of the key gives exactly one row in ``sink``."""
+    one_malloc_arena()
     clock, sink = _Clock(), sink if sink is not None else RowSink()
     index, stream, profile = load_key(bench, opts.profile)
     spill = RecordSpill(diskmap.scratch_dir() / f"records-{uuid4().hex}.db")
@@ -201,16 +219,21 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     clock.lap("load")
 
     initargs = (str(run.output_root), index.identifying_paths(), sweeper, frozenset(facts.wanted))
+    uid_csv, pid_csv = _mappings(run, opts)
     with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
-        records, full, whole = _observed(ex, files, spill)
-        clock.lap("observe")
         reader = source_reader(ex, bench, sources)
         thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
-        match, maps = _match(records, sources, facts, ledger, run, opts, reader, thumbs, full=full)
+        matcher = Matcher(sources, {n: o for o, n in uid_csv.items()}, reader, slim=_file_only)
+        units = workunits.file_units(files)
+        full, whole = _observed(ex, units, spill, matcher.add)  # outputs named by UID paired as read
+        clock.lap("observe")
+        match = matcher.finish(PixelFingerprint(run.output_root, sources, facts.boxes, thumbs))
+        maps = _maps(match, full, facts, ledger, uid_csv, pid_csv)
         match.rejected_outputs = rejected
         claimed = {rec.file for rec in match.pairs.values()}
-        unclaimed = [r.file for r in records if r.file not in claimed and not r.error]
-        del records, claimed
+        unreadable = {u["file"] for u in match.unreadable_outputs}
+        unclaimed = [f for unit in units for f in unit if f not in claimed and f not in unreadable]
+        del claimed, unreadable, units
         shifts = _keep_what_follows(match, ledger, facts, full)
         full.close()
         clock.lap("match")
@@ -241,17 +264,22 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     return ScoreResult(sink, profile, match, ocr, conformance, clock.timings)
 
 
-def _observed(ex: Any, files: list[str], spill: RecordSpill) -> tuple[list[OutputRecord], RecordStore, RecordStore]:
-    """Every output read once (:func:`workunits.read_unit`): in memory only what matching reads
-    (the FEATURE_PATHS); its identifying and full records written to ``spill`` as the units
-    arrive (:mod:`midib.score.records`), read back once the pairs are known, so the parent
+def _observed(ex: Any, units: list[list[str]], spill: RecordSpill,
+              view: Callable[[OutputRecord], None]) -> tuple[RecordStore, RecordStore]:
+    """Every output read once (:func:`workunits.read_unit`): matching's view of each (its
+    FEATURE_PATHS) handed to ``view`` as it arrives; its identifying and full records written to
+    ``spill`` (:mod:`midib.score.records`), read back once the pairs are known, so the parent
     never holds them all."""
-    views: list[OutputRecord] = []
-    for unit in workunits.ordered_map(ex, workunits.read_unit, workunits.file_units(files), OBSERVE_WINDOW):
-        views.extend(view for view, *_ in unit)
+    for unit in workunits.ordered_map(ex, workunits.read_unit, units, OBSERVE_WINDOW):
         spill.add((f, ident, whole) for _, f, ident, whole in unit)
-    full, whole = spill.finish()
-    return views, full, whole
+        for found, *_ in unit:
+            view(found)
+    return spill.finish()
+
+
+def _file_only(rec: OutputRecord) -> OutputRecord:
+    """What a pair keeps of a matching view until the full records replace it: the file."""
+    return SlimRecord(OutputRecord(rec.file, error=rec.error))
 
 
 def _paired(match: MatchResult, full: Optional[Mapping[str, OutputRecord]]) -> Iterator[tuple[str, OutputRecord]]:
@@ -307,21 +335,20 @@ def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> Source
     return reader
 
 
-def _match(records, sources, facts: keyfacts.KeyFacts, ledger: LedgerFacts, run: RunFolder,
-           opts: ScoreOptions, reader: SourceReader,
-           thumbs: Optional[Thumbnails] = None,
-           full: Optional[Mapping[str, OutputRecord]] = None) -> tuple[MatchResult, IdMaps]:
-    """Pair outputs with sources, then derive (or read) the old -> new identifier maps (from
-    ``full``, file -> the whole slim record, where ``records`` hold only matching's paths)."""
+def _mappings(run: RunFolder, opts: ScoreOptions) -> tuple[dict[str, str], dict[str, str]]:
+    """The MIDI-B mapping CSVs (old -> new SOPInstanceUID, old -> new PatientID), if any."""
     uid_path = opts.mapping or run.uid_mapping
     pid_path = opts.patid_mapping or run.patid_mapping
-    uid_csv = read_mapping(uid_path) if uid_path else {}
-    pid_csv = read_mapping(pid_path) if pid_path else {}
-    fp = PixelFingerprint(run.output_root, sources, facts.boxes, thumbs)
-    match = match_outputs(records, sources, {n: o for o, n in uid_csv.items()}, fp, reader)
+    return (read_mapping(uid_path) if uid_path else {}), (read_mapping(pid_path) if pid_path else {})
+
+
+def _maps(match: MatchResult, full: Optional[Mapping[str, OutputRecord]], facts: keyfacts.KeyFacts,
+          ledger: LedgerFacts, uid_csv: dict[str, str], pid_csv: dict[str, str]) -> IdMaps:
+    """The old -> new identifier maps, derived from the pairs' full records (``full``: file ->
+    record; the pairs' own records without it), or read from the mapping CSVs."""
     maps = derive_maps(_paired(match, full), facts.first, ledger.uids, ledger.patids)
     if uid_csv:
         maps.uid, maps.source = {o: (n,) for o, n in uid_csv.items()}, "mapping"
     if pid_csv:
         maps.patid = {o: (n,) for o, n in pid_csv.items()}
-    return match, maps
+    return maps

@@ -244,7 +244,8 @@ class Dciodvfy:
                     self._cache[key] = found
                     while len(self._cache) > MEMORY_ENTRIES:
                         self._cache.pop(next(iter(self._cache)))
-                    self._key_locks.pop(key, None)
+        with self._lock:  # a thread still waiting on this lock holds it; later ones find the result
+            self._key_locks.pop(key, None)
         return list(found)
 
     def introduced(self, src_path: str | Path, out_path: str | Path) -> list[str]:

@@ -122,7 +122,8 @@ def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
 
 def to_disk(facts: keyfacts.KeyFacts, ledger: LedgerFacts, store: Optional[Path]) -> None:
     """Move the per-instance facts (pixel checks, PHI boxes, planted UIDs, PatientIDs, dates,
-    who each instance is and where its checks lie in the key file: ~3.5 KB an instance) into ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
+    who each instance is and where its checks lie in the key file: ~3.5 KB an instance) into
+    ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
     written (a read-only cache) gives way to a scratch file."""
     grouped: dict[str, list[keyfacts.PixelCheck]] = {}
     for c in facts.pixel_checks:
@@ -178,10 +179,13 @@ def _index_apart(bench: Benchmark, store: Optional[Path] = None) -> KeyIndex:
         return ex.submit(_index_of, bench, store).result()
 
 
+_M_ARENA_MAX = -8   # glibc's malloc.h
+
+
 def one_malloc_arena() -> None:
     """Ask glibc's malloc for a single arena. Each thread that allocates (the process pools'
     result threads, the conformance phase's dciodvfy threads) otherwise gets an arena of its
-    own that keeps the pages it freed: ~8 MB more resident at `medium`, for no speed the
+    own that keeps the pages it freed: ~6 MB more resident at `medium`, for no speed the
     scorer needs (its threads mostly wait on pipes). A no-op where malloc is not glibc's."""
     import ctypes
     import ctypes.util
@@ -190,9 +194,6 @@ def one_malloc_arena() -> None:
         libc.mallopt(_M_ARENA_MAX, 1)
     except (OSError, AttributeError):
         return
-
-
-_M_ARENA_MAX = -8   # glibc's malloc.h
 
 
 def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,

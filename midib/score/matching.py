@@ -137,8 +137,8 @@ class Matcher:
     def source_records(self) -> Mapping[str, OutputRecord]:
         """The sources' matching features (those on disk), read on first need."""
         if self._src is None:
-            on_disk = [i for i, p in self.sources.items() if p.is_file()]
-            self._src = Subset(self.reader({i: self.sources[i] for i in on_disk}), on_disk, _readable)
+            on_disk = {i: p for i, p in self.sources.items() if p.is_file()}
+            self._src = Subset(self.reader(on_disk), on_disk, _readable)
         return self._src
 
     def add(self, rec: OutputRecord) -> None:

@@ -125,7 +125,7 @@ def test_shape_and_frame_count_changes_fail(ct: Dataset) -> None:
     small.Rows = 64
     small.PixelData = ct.pixel_array[:64].tobytes()
     v = retained(ct, small, [BOX])
-    assert not v.passed and "shape" in v.reason
+    assert not v.passed and "pixel matrix changed: 128 x 128 x 1 -> 64 x 128 x 1" in v.reason
     multi = copy.deepcopy(ct)
     multi.NumberOfFrames = 2
     multi.PixelData = np.stack([ct.pixel_array] * 2).tobytes()
@@ -211,3 +211,21 @@ def test_ssim_in_strips_equals_ssim_of_the_whole_frame(monkeypatch) -> None:
     assert mean == pytest.approx(float(local[mask].mean()), abs=1e-9)
     assert damaged == pytest.approx(float((local[mask] < pixels.LOCAL_SSIM_FLOOR).mean()), abs=1e-9)
     assert 0 < damaged < 1
+
+
+def test_a_header_claiming_a_huge_matrix_is_refused_before_decoding(ct: Dataset, monkeypatch) -> None:
+    """A few bytes of RLE whose header says 65535 x 65535: the decoder would allocate 8 GiB.
+    Retention fails on the header alone, and decoding such a frame is refused with the reason."""
+    bomb = copy.deepcopy(ct)
+    bomb.Rows = bomb.Columns = 65535
+    bomb.file_meta.TransferSyntaxUID = RLELossless
+    bomb.PixelData = b"\x00" * 64
+    decoded = []
+    monkeypatch.setattr(pixels, "pixel_array", lambda *a, **k: decoded.append(a) or np.zeros(1))
+    v = retained(ct, bomb, [BOX])
+    assert not v.passed and "65535 x 65535" in v.reason
+    with pytest.raises(ValueError, match="over the 1 GiB the scorer decodes"):
+        frame(bomb, 0)
+    with pytest.raises(ValueError, match="over the 1 GiB"):
+        next(pixels.frames(bomb))
+    assert decoded == []

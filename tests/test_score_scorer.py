@@ -206,6 +206,23 @@ def test_mapping_csv_is_used(bench: Path, tmp_path: Path) -> None:
     mapping.write_text("id_old,id_new\n" + "".join(f"{o},{new_uid(o)}\n" for o in olds))
     rows, result = score(bench, run, mapping=mapping)
     assert result.match.methods_used() == "mapping"
+    # the CSV lists SOP UIDs only: the study and series UIDs keep the maps derived from the pairs
+    consistent = rows[rows.action == "uid_consistent"]
+    assert set(consistent.path) >= {"(0020,000d)", "(0020,000e)"} and consistent.passed.all()
+    assert rows[rows.action == "uid_one_to_one"].passed.all()
+
+
+def test_mapping_csv_rows_win_over_derived_maps(bench: Path, tmp_path: Path) -> None:
+    """A CSV row that names another new UID than the output holds: that output breaks its own
+    mapping, and the CSV (the submission's declaration) is what it is judged against."""
+    run = make_run(bench, tmp_path / "mapped-wrong", deidentify)
+    mapping = tmp_path / "uid.csv"
+    olds = [v[0] for v in SOURCES.values()]
+    mapping.write_text("id_old,id_new\n" + "".join(f"{o},{new_uid(o)}9\n" for o in olds))
+    rows, _ = score(bench, run, mapping=mapping)
+    sop = rows[(rows.action == "uid_consistent") & rows.path.eq("(0008,0018)")]
+    assert len(sop) == 2 and not sop.passed.any()
+    assert sop.reason.str.contains("does not follow the mapping").all()
 
 
 def test_results_identical_whatever_jobs(bench: Path, tmp_path: Path) -> None:
@@ -352,3 +369,66 @@ def test_sources_read_for_content_matching_are_cached_and_give_the_same_pairs(
     second_rows, second = score(bench, run)
     assert {i: r.file for i, r in second.match.pairs.items()} == {i: r.file for i, r in first.match.pairs.items()}
     pd.testing.assert_frame_equal(first_rows, second_rows)
+
+
+def _leaky(edit: Callable[[Dataset], None]) -> Callable[[Dataset], None]:
+    """A correct de-identification, then ``edit`` hides PHI somewhere the walk reads badly."""
+    def both(ds: Dataset) -> None:
+        deidentify(ds)
+        edit(ds)
+    return both
+
+
+def _sweep_failures(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[(rows.source == "sweep") & ~rows.passed]
+
+
+def test_phi_in_a_first_duplicate_element_is_found_in_the_file_bytes(bench: Path, tmp_path: Path) -> None:
+    """pydicom keeps the last of two PatientName elements: the first, holding the name, would
+    pass unseen; the sweep of the bytes of a file the byte walker refused finds it."""
+    run = make_run(bench, tmp_path / "dup", deidentify)
+    target = run / "out/000.dcm"
+    data = target.read_bytes()
+    at = data.index(b"\x10\x00\x10\x00PN")   # the cleaned PatientName, explicit VR little endian
+    target.write_bytes(data[:at] + b"\x10\x00\x10\x00PN\x08\x00DOE^JOHN" + data[at:])
+    rows, _ = score(bench, run)
+    found = _sweep_failures(rows)
+    assert (found.path == "(file bytes)").any() and found.reason.str.contains("DOE").any()
+
+
+def test_large_and_binary_values_are_judged_not_skipped(bench: Path, tmp_path: Path) -> None:
+    """A 70 KB PatientName written as UN is read as the check's value; a private UT of 70 KB and
+    a private OW holding text are swept; text runs of a PatientName written as OB bytes are not "covered"
+    by the PatientName check, which saw no value there."""
+    def big_un(ds: Dataset) -> None:
+        ds.add_new(0x00100010, "UN", b"DOE^JOHN" + b" " * 70000)
+    rows, _ = score(bench, make_run(bench, tmp_path / "un", _leaky(big_un)))
+    name = rows[(rows.action == "text_removed") & rows.path.eq("(0010,0010)")]
+    assert len(name) == 2 and not name.passed.any()
+
+    def private_text(ds: Dataset) -> None:
+        block = ds.private_block(0x0011, "HOSTILE", create=True)
+        block.add_new(0x01, "UT", "Seen for follow up " * 4000 + "MRN123456")
+        block.add_new(0x02, "OW", b"Institution Springfield General Hospital")
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "priv", _leaky(private_text)))[0])
+    assert found.reason.str.contains("MRN123456").sum() == 2
+    assert found.reason.str.contains("Springfield General Hospital").sum() == 2
+
+    def binary_name(ds: Dataset) -> None:
+        ds.add_new(0x00100010, "OB", bytes(range(1, 21)) + b"DOE^JOHN" + bytes(range(1, 23)))
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "bin", _leaky(binary_name)))[0])
+    assert set(found.path) == {"(0010,0010)"} and len(found) == 2
+
+
+def test_unreadable_and_non_dicom_files_are_swept(bench: Path, tmp_path: Path) -> None:
+    """A README left in a submission, a file named after the patient: not DICOM, still leaks."""
+    run = make_run(bench, tmp_path / "junk", deidentify)
+    (run / "out" / "README.txt").write_text("Cases of DOE^JOHN, MRN123456, reviewed.\n")
+    (run / "out" / "DOE JOHN notes.txt").write_bytes(b"\x00" * 64)
+    rows, result = score(bench, run)
+    found = _sweep_failures(rows)
+    readme = found[found.output_file == "out/README.txt"]
+    assert readme.reason.str.contains("MRN123456").any() and readme.reason.str.contains("DOE").any()
+    assert (found[found.output_file == "out/DOE JOHN notes.txt"].path == "").any()
+    assert {u["file"] for u in result.match.unreadable_outputs} >= {"out/README.txt", "out/DOE JOHN notes.txt"}
+    assert rows[rows.source == "key"].passed.all()   # the real outputs are still judged as before

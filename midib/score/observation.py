@@ -42,6 +42,14 @@ MAP_SIZE = 1024 * 1024
 #: the text they hide; larger ones are not read (pixel data never is)
 BLOB_SWEEP_MAX = 16 * 1024 * 1024
 _TEXT_RUN = re.compile(rb"[\x20-\x7e\xc0-\xff]{4,}")
+#: bulk binary VRs: numbers, never text, but a private one may hide text (swept for its runs)
+BULK_VRS = frozenset({"OW", "OF", "OD", "OL", "OV"})
+SWEPT_VRS = TEXT_VRS | BINARY_TEXTLIKE
+
+
+class OverLimit(Exception):
+    """A value the key or the sweep must read is larger than :data:`BLOB_SWEEP_MAX`: the file
+    is reported unreadable (its checks fail) rather than judged without it."""
 
 
 class Element(NamedTuple):
@@ -98,7 +106,62 @@ def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner
     file it cannot promise to read exactly as pydicom does is read by :func:`observe_pydicom`.
     """
     record = observe_raw(path, rel, wanted, scan)
-    return record if record is not None else observe_pydicom(path, rel, wanted, scan)
+    fallback = record is None
+    if record is None:
+        record = observe_pydicom(path, rel, wanted, scan)
+    if scan is not None and (fallback or record.error):
+        sweep_file_bytes(path, record, scan)
+    return record
+
+
+#: where the sweep reports PHI found in a file's bytes but in no element it could read
+FILE_BYTES = "(file bytes)"
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")   # (7FE0,0010), little and big endian
+
+
+def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
+    """Sweep the text runs of a file's bytes (pixel data left out) for PHI the element walk did
+    not report: the safety net under every file the byte walker would not vouch for.
+
+    pydicom keeps the last of two elements with one tag (a first PatientName holding the name is
+    never seen), stops at a truncation, and a file that is not DICOM at all (a README left in a
+    submission, a gzipped copy of an input) has no elements: what such a file still holds is a
+    leak all the same. A needle the walk already found is not reported twice."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(BLOB_SWEEP_MAX)
+    except OSError:
+        return
+    known = {nid for nid, _, _ in record.hits}
+    for run in binary_strings(without_pixel_data(data)):
+        for nid, text in scan(run, "UN", FILE_BYTES):
+            if nid not in known:
+                known.add(nid)
+                record.hits.append((nid, FILE_BYTES, text[:200]))
+
+
+def without_pixel_data(data: bytes) -> bytes:
+    """``data`` without the value of its first PixelData element (found by its tag's bytes):
+    megabytes of pixel values hold random runs of printable bytes, and a short name part would
+    sooner or later be among them."""
+    for tag in _PIXEL_TAGS:
+        at = data.find(tag)
+        if at < 0 or at + 12 > len(data):
+            continue
+        little = tag == _PIXEL_TAGS[0]
+        if data[at + 4:at + 6] in (b"OB", b"OW", b"UN"):          # explicit VR: 2 reserved bytes
+            start = at + 12
+            length = int.from_bytes(data[at + 8:at + 12], "little" if little else "big")
+        else:
+            start = at + 8
+            length = int.from_bytes(data[at + 4:at + 8], "little" if little else "big")
+        if length == 0xFFFFFFFF:                                   # encapsulated: to its delimiter
+            end = data.find(b"\xfe\xff\xdd\xe0" if little else b"\xff\xfe\xe0\xdd", start)
+            end = len(data) if end < 0 else end + 8
+        else:
+            end = min(len(data), start + length)
+        return data[:at] + data[end:]
+    return data
 
 
 def observe_raw(path: Path, rel: str, wanted: frozenset[str],
@@ -120,6 +183,9 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
                     scan: Optional[Scanner]) -> OutputRecord:
     """The reference reading: pydicom Dataset (pixels deferred), then :func:`walk_dataset`."""
     record = OutputRecord(file=rel)
+    if (why := inflation_bomb(path)) is not None:
+        record.error = why
+        return record
     with warnings.catch_warnings():  # junk files are recorded as such, not warned about
         warnings.simplefilter("ignore")
         try:
@@ -134,9 +200,47 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
             if scan is not None:
                 sweep_meta(ds, scan, record)
             walk_dataset(ds, "", "", wanted, scan, record)
+        except OverLimit as e:
+            record.error = f"not read: {e}"
         except Exception as e:
             record.error = f"cannot walk {rel}: {type(e).__name__}: {e}"
     return record
+
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+#: the most a deflated dataset may inflate to: pydicom inflates it whole, in memory, so a 2 MB
+#: file of zeros deflated would ask for gigabytes (no DICOM header needs more than this)
+MAX_INFLATED = 256 * 1024 * 1024
+
+
+def inflation_bomb(path: Path, limit: Optional[int] = None) -> Optional[str]:
+    """Why a deflated file is not read (it inflates beyond ``limit``, default
+    :data:`MAX_INFLATED`), or None: counted by inflating in bounded steps, nothing kept."""
+    import zlib
+    limit = MAX_INFLATED if limit is None else limit
+    from midib.score.rawframe import Fallback, file_meta
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+            try:
+                pos, syntax = file_meta(head)
+            except Fallback:
+                return None
+            if syntax != DEFLATED:
+                return None
+            f.seek(pos)
+            inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+            while chunk := f.read(1 << 20):
+                while chunk:
+                    total += len(inflater.decompress(chunk, 1 << 24))
+                    if total > limit:
+                        return f"not read: the deflated dataset inflates beyond {limit // 2**20} MiB"
+                    chunk = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+    except (OSError, zlib.error):
+        return None   # pydicom says what is wrong with it
+    return None
 
 
 def _looks_like_dicom(ds: Dataset) -> bool:
@@ -188,16 +292,24 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
         vr, values = _fast(tag, raw, encoding)
         if vr in BINARY_NUMBERS:  # numbers are never text: converted only when asked for
             if generic + _step(ds, tag, cache) not in wanted:
+                if scan is not None and tag >> 16 & 1:  # a private bulk value may hide text
+                    _sweep_blob(scan, record, concrete + _step(ds, tag, cache), vr,
+                                getattr(raw, "value", None))
                 continue
             vr, values = None, None
         blob: Any = getattr(raw, "value", None)
         if vr is None:
-            if (getattr(raw, "value", 0) is None and getattr(raw, "length", 0) > DEFER
-                    and getattr(raw, "VR", None) not in ("SQ", None)):
-                # a large deferred value: read only when it is a blob the sweep reads for text
-                if scan is not None and raw.VR in BINARY_TEXTLIKE and raw.length <= BLOB_SWEEP_MAX:
-                    _sweep_blob(scan, record, concrete + _step(ds, tag, cache), raw.VR, ds[tag].value)
-                continue
+            length, raw_vr = getattr(raw, "length", 0), getattr(raw, "VR", None)
+            if getattr(raw, "value", 0) is None and length > DEFER and raw_vr not in ("SQ", None):
+                # a large deferred value: read (below) when it is text or a text-like blob
+                if length > BLOB_SWEEP_MAX and (raw_vr in TEXT_VRS or (
+                        raw_vr in BINARY_TEXTLIKE and generic + _step(ds, tag, cache) in wanted)):
+                    raise OverLimit(f"{concrete + _step(ds, tag, cache)} holds {length} bytes, over the "
+                                    f"{BLOB_SWEEP_MAX // 2**20} MiB a value is read")
+                if raw_vr not in SWEPT_VRS or length > BLOB_SWEEP_MAX:
+                    if scan is not None and raw_vr in BULK_VRS and tag >> 16 & 1 and length <= BLOB_SWEEP_MAX:
+                        _sweep_blob(scan, record, concrete + _step(ds, tag, cache), raw_vr, ds[tag].value)
+                    continue
             elem = ds[tag]
             vr, blob = elem.VR, elem.value
             if vr == "SQ":
@@ -280,7 +392,7 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     if value is None:
         return ()
     if isinstance(value, bytes):
-        if vr not in BINARY_TEXTLIKE or len(value) > DEFER:
+        if vr not in BINARY_TEXTLIKE or len(value) > BLOB_SWEEP_MAX:
             return None
         text = value.decode("latin-1", "replace").rstrip("\x00 ")
         printable = sum(ch.isprintable() for ch in text)
@@ -298,10 +410,17 @@ def binary_strings(data: bytes) -> tuple[str, ...]:
     return tuple(m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data))
 
 
+def blob_vr(vr: Optional[str]) -> str:
+    """The VR the sweep is told for a blob's text runs: a private OW holding text is searched
+    as unknown bytes (UN), dates included."""
+    return "UN" if vr is None or vr in BULK_VRS else vr
+
+
 def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
     """What the sweep reads of a binary element that has no text values: its text runs
-    (None: not a text-like binary VR, too large, or no text in it)."""
-    if vr not in BINARY_TEXTLIKE or not isinstance(data, (bytes, bytearray, memoryview)):
+    (None: not a text-like or bulk binary VR, too large, or no text in it). Callers pass bulk
+    VRs (OW, OF, ...) for private elements only: public ones are pixels, curves and LUTs."""
+    if (vr not in BINARY_TEXTLIKE and vr not in BULK_VRS) or not isinstance(data, (bytes, bytearray, memoryview)):
         return None
     if len(data) > BLOB_SWEEP_MAX:
         return None
@@ -346,7 +465,7 @@ def sweep_meta(ds: Dataset, scan: Scanner, record: OutputRecord) -> None:
 
 def _sweep_blob(scan: Scanner, record: OutputRecord, where: str, vr: Optional[str], data: Any) -> None:
     for value in blob_values(vr, data) or ():
-        for needle, text in scan(value, vr or "UN", where):
+        for needle, text in scan(value, blob_vr(vr), where):
             record.hits.append((needle, where, text[:200]))
 
 

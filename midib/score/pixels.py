@@ -45,6 +45,34 @@ def frame_count(ds: Dataset) -> int:
         return 1
 
 
+#: the largest decoded frame the scorer allocates (1 GiB): a hostile output's header can claim
+#: 65535 x 65535 pixels over a few bytes of RLE, and the decoder would ask for 8 GiB
+MAX_FRAME_BYTES = 1 << 30
+
+
+def matrix(ds: Dataset) -> tuple[int, int, int]:
+    """(Rows, Columns, SamplesPerPixel) as the header states them (0 where absent or unreadable)."""
+    def number(keyword: str, default: int) -> int:
+        try:
+            return int(ds.get(keyword) or default)
+        except (TypeError, ValueError):
+            return 0
+    return number("Rows", 0), number("Columns", 0), number("SamplesPerPixel", 1)
+
+
+def check_frame_size(ds: Dataset) -> None:
+    """Refuse (ValueError with the reason) a frame whose decoded size exceeds MAX_FRAME_BYTES."""
+    rows, cols, samples = matrix(ds)
+    try:
+        bits = int(ds.get("BitsAllocated") or 8)
+    except (TypeError, ValueError):
+        bits = 8
+    size = rows * cols * samples * max(1, (bits + 7) // 8)
+    if size > MAX_FRAME_BYTES:
+        raise ValueError(f"a frame of {rows} x {cols} x {samples} at {bits} bits ({size / 2**30:.1f} GiB) "
+                         f"is over the {MAX_FRAME_BYTES // 2**30} GiB the scorer decodes")
+
+
 def frame(ds: Dataset, index: int) -> np.ndarray:
     """Decoded frame ``index`` (RGB as HxWx3); raises ValueError with the reason if impossible.
 
@@ -56,6 +84,7 @@ def frame(ds: Dataset, index: int) -> np.ndarray:
     count = frame_count(ds)
     if not 0 <= index < count:
         raise ValueError(f"frame {index} out of range (the object has {count} frame(s))")
+    check_frame_size(ds)
     try:
         return pixel_array(ds, index=index if count > 1 else None)
     except Exception as exc:  # decoders raise many types; callers need one with a reason
@@ -66,6 +95,7 @@ def frames(ds: Dataset) -> Iterator[np.ndarray]:
     """Every decoded frame in order, with one decoder set-up (multi-frame objects are long)."""
     if "PixelData" not in ds:
         raise ValueError("no pixel data")
+    check_frame_size(ds)
     count, index = frame_count(ds), 0
     try:
         for arr in iter_pixels(ds):
@@ -185,6 +215,11 @@ def retained(src_ds: Dataset, out_ds: Dataset, boxes: list[Box]) -> Verdict:
     n_src, n_out = frame_count(src_ds), frame_count(out_ds)
     if n_src != n_out:
         return Verdict.fail(f"frame count changed: {n_src} -> {n_out}", observed=f"{n_out} frames")
+    if matrix(src_ds) != matrix(out_ds):  # judged on the header: nothing decoded for a bomb
+        src_m, out_m = matrix(src_ds), matrix(out_ds)
+        return Verdict.fail(f"pixel matrix changed: {src_m[0]} x {src_m[1]} x {src_m[2]} -> "
+                            f"{out_m[0]} x {out_m[1]} x {out_m[2]}",
+                            observed=f"{out_m[0]} x {out_m[1]} x {out_m[2]}")
     grouped = boxes_by_frame(boxes, n_src)
     worst, notes, compared = 1.0, [], 0
     try:

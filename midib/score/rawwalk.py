@@ -22,16 +22,16 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import BaseTag
 
-from midib.score.observation import (BINARY_TEXTLIKE, BLOB_SWEEP_MAX, DEFER, SKIP_TAGS, TEXT_VRS,
-                                     PREAMBLE, Element, OutputRecord, Scanner, _UNSPLIT, _values,
-                                     binary_strings, blob_values, charset_codec, meta_values)
+from midib.score.observation import (BINARY_TEXTLIKE, BLOB_SWEEP_MAX, BULK_VRS, DEFER, SKIP_TAGS,
+                                     SWEPT_VRS, TEXT_VRS, PREAMBLE, Element, OutputRecord, Scanner,
+                                     _UNSPLIT, _values, binary_strings, blob_values, blob_vr,
+                                     charset_codec, meta_values)
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
                                   Fallback, file_meta, implicit_syntax, implicit_vr,
                                   looks_implicit, pydicom_encodings, skip_fragments, tag_step)
 
 _EMPTY_TEXT = ("",)
-SWEPT_VRS = TEXT_VRS | BINARY_TEXTLIKE
 _NUMBER_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "SV": 8, "UV": 8}
 _PLAIN_STEP = re.compile(r"\(([0-9a-f]{4}),([0-9a-f]{4})\)")
 _LEVELS: dict[tuple[int, str], tuple[frozenset[str], frozenset[int]]] = {}
@@ -167,8 +167,11 @@ class _Walker:
                     if vr == "OB or OW" and not group & 1:
                         continue    # pydicom makes it OW in implicit VR: binary, never kept
                     raise Fallback(f"ambiguous VR {vr}")  # its correction may fail in pydicom
-            elif top and length > DEFER and tag != CHARSET and vr != "SQ":
-                if scan is not None and vr in BINARY_TEXTLIKE:  # a blob: swept for its text runs
+            elif (top and length > DEFER and tag != CHARSET and vr != "SQ"
+                  and (vr not in SWEPT_VRS or length > BLOB_SWEEP_MAX)):
+                if length > BLOB_SWEEP_MAX and (vr in TEXT_VRS or vr in BINARY_TEXTLIKE):
+                    raise Fallback("value over the read limit")  # the reference says which
+                if scan is not None and vr in BULK_VRS and group & 1:  # private bulk: its text runs
                     self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue                # pydicom deferred it and the reference skips it
             if vr == "SQ":
@@ -182,6 +185,8 @@ class _Walker:
             if implicit:
                 values = self._implicit_values(tag, vr, vpos, length, is_wanted)
             elif not is_wanted and vr != "UI" and (scan is None or vr not in SWEPT_VRS):
+                if scan is not None and vr in BULK_VRS and group & 1:  # private bulk: its text runs
+                    self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue  # the reference would decode it only to drop it
             elif length and vr in TEXT_VRS and codec is not None:  # the common case, inline
                 text = buf[vpos:pos].decode("latin-1" if vr == "UI" else codec,
@@ -223,7 +228,7 @@ class _Walker:
         if runs:
             step = self._path_step(tag, creators) if tag >> 16 & 1 and tag & 0xFFFF >= 0x1000 \
                 else STEPS.get(tag) or tag_step(tag)
-            self.to_sweep.append(Element(concrete + step, vr, runs))
+            self.to_sweep.append(Element(concrete + step, blob_vr(vr), runs))
 
     def _top_tag(self, tag: int, vpos: int, length: int) -> None:
         """Top-level bookkeeping: is it DICOM at all, and the character set of its text."""

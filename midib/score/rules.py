@@ -93,12 +93,13 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
         return []
     if callable(checked):
         checked = checked()
+    seen = _read_as_text(rec)
     rows = []
     for nid, where, text in found:
         needle = sweeper.needle(nid)
         if needle is None:  # relevant_hits keeps only hits whose needle exists
             continue
-        if like is not None and covered(needle, checked.get(where, [])):
+        if like is not None and where in seen and covered(needle, checked.get(where, [])):
             continue
         rows.append(rule_row(
             "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",
@@ -107,6 +108,13 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
             like=like, output_file=rec.file, path="" if where == "file name" else where,
             category="hipaa", hipaa_class=needle.phi_class, expected={"value": needle.whole}))
     return rows
+
+
+def _read_as_text(rec: OutputRecord) -> set[str]:
+    """Places whose value the key's checks saw: the file name, and the elements read as text.
+    A hit elsewhere at a checked place (the text runs of a binary value there: a PatientName
+    written as UN bytes) is not covered by that check, which saw no value at all."""
+    return {"file name"} | {e.path for found in rec.elements.values() for e in found if e is not None}
 
 
 def deid_row(inst: str, rec: OutputRecord, like: Check, failed_actions: set[str]) -> Optional[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Callable, Iterable, Iterator, Optional
 from uuid import uuid4
 
@@ -231,10 +231,9 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
         match = matcher.finish(PixelFingerprint(run.output_root, sources, facts.boxes, thumbs))
         maps = _maps(match, full, facts, ledger, uid_csv, pid_csv)
         match.rejected_outputs = rejected
-        claimed = {rec.file for rec in match.pairs.values()}
-        unreadable = {u["file"] for u in match.unreadable_outputs}
-        unclaimed = [f for unit in units for f in unit if f not in claimed and f not in unreadable]
-        del claimed, unreadable, units
+        claimed = {rec.file for rec in match.pairs.values()}  # the unreadable are swept too
+        unclaimed = [f for unit in units for f in unit if f not in claimed]
+        del claimed, units
         shifts = _keep_what_follows(match, ledger, facts, full)
         full.close()
         clock.lap("match")
@@ -346,10 +345,24 @@ def _mappings(run: RunFolder, opts: ScoreOptions) -> tuple[dict[str, str], dict[
 def _maps(match: MatchResult, full: Optional[Mapping[str, OutputRecord]], facts: keyfacts.KeyFacts,
           ledger: LedgerFacts, uid_csv: dict[str, str], pid_csv: dict[str, str]) -> IdMaps:
     """The old -> new identifier maps, derived from the pairs' full records (``full``: file ->
-    record; the pairs' own records without it), or read from the mapping CSVs."""
+    record; the pairs' own records without it), with the mapping CSVs' rows over them.
+
+    A MIDI-B UID mapping lists only the SOP, series, study and frame-of-reference UIDs; every
+    other planted UID (DimensionOrganizationUID, referenced objects' UIDs, ...) keeps the map
+    derived from the pairs. Replacing the derived map by the CSV failed those UIDs' consistency
+    checks as "not mapped" however well the tool replaced them, and hid merges from the
+    one-to-one rule."""
     maps = derive_maps(_paired(match, full), facts.first, ledger.uids, ledger.patids)
     if uid_csv:
-        maps.uid, maps.source = {o: (n,) for o, n in uid_csv.items()}, "mapping"
+        maps.uid, maps.source = _over(uid_csv, maps.uid), "mapping"
     if pid_csv:
-        maps.patid = {o: (n,) for o, n in pid_csv.items()}
+        maps.patid = _over(pid_csv, maps.patid)
     return maps
+
+
+def _over(csv: dict[str, str], derived: dict[str, Collection[str]]) -> dict[str, Collection[str]]:
+    """The CSV's old -> new rows, then the derived entries of the old values it does not list."""
+    merged: dict[str, Collection[str]] = {o: (n,) for o, n in csv.items()}
+    for old, news in derived.items():
+        merged.setdefault(old, news)
+    return merged

@@ -106,7 +106,9 @@ def features_unit(paths: list[str]) -> list[OutputRecord]:
 
 
 def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
-    """Leak-sweep rows of outputs no source claimed (extra, duplicate): nothing else judges them."""
+    """Leak-sweep rows of outputs no source claimed (extra, duplicate, unreadable or not DICOM
+    at all: their names and bytes, see :func:`midib.score.observation.sweep_file_bytes`):
+    nothing else judges them."""
     from midib.score.rules import sweep_rows
     root, scan = _CONTEXT["root"], _CONTEXT["scan"]
     rows: list[dict[str, Any]] = []
@@ -115,8 +117,7 @@ def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
         rec = records.get(f) if records is not None else None
         if rec is None:  # not read before (or no store): read now
             rec = observe(root / f, f, frozenset(), scan)
-        if not rec.error:
-            rows += sweep_rows(rec, None, scan, {})
+        rows += sweep_rows(rec, None, scan, {})  # unreadable too: a name or bytes can leak
     return rows
 
 

@@ -248,3 +248,13 @@ def test_a_deflated_bomb_is_reported_unreadable_not_inflated(tmp_path: Path, mon
     assert rec.error == "not read: the deflated dataset inflates beyond 1 MiB" and not rec.elements
     rec = observe(tmp_path / "ok.dcm", "ok.dcm", frozenset({"(0010,0010)"}), None)
     assert not rec.error and rec.first("(0010,0010)") == "CompressedSamples^CT1"
+
+
+def test_a_file_of_zeros_is_not_handed_to_pydicom(tmp_path: Path, monkeypatch) -> None:
+    """pydicom reads zeros as empty elements for as long as the file lasts (a sparse file of
+    200 MB held the scorer for 85 s): such a file is recorded unreadable without it."""
+    from midib.score import observation
+    (tmp_path / "zeros.dcm").write_bytes(b"\x00" * 4096)
+    monkeypatch.setattr(observation.pydicom, "dcmread", lambda *a, **k: pytest.fail("read by pydicom"))
+    rec = observe(tmp_path / "zeros.dcm", "zeros.dcm", frozenset(), lambda *a: [])
+    assert rec.error.startswith("not a DICOM file: no preamble")

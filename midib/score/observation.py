@@ -183,7 +183,7 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
                     scan: Optional[Scanner]) -> OutputRecord:
     """The reference reading: pydicom Dataset (pixels deferred), then :func:`walk_dataset`."""
     record = OutputRecord(file=rel)
-    if (why := inflation_bomb(path)) is not None:
+    if (why := _zero_start(path) or inflation_bomb(path)) is not None:
         record.error = why
         return record
     with warnings.catch_warnings():  # junk files are recorded as such, not warned about
@@ -205,6 +205,20 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
         except Exception as e:
             record.error = f"cannot walk {rel}: {type(e).__name__}: {e}"
     return record
+
+
+def _zero_start(path: Path) -> Optional[str]:
+    """Why a file is not handed to pydicom: no preamble and a first tag of (0000,0000). With
+    ``force=True`` pydicom reads zeros as empty elements, ~0.4 s a megabyte: a sparse file of
+    200 MB held the scorer for 85 s. No stored DICOM object starts with a command group."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return None
+    if len(head) >= 8 and head[128:132] != b"DICM" and head[:4] == b"\0\0\0\0":
+        return "not a DICOM file: no preamble, and zeros where its first element should be"
+    return None
 
 
 DEFLATED = "1.2.840.10008.1.2.1.99"

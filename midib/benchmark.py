@@ -71,15 +71,37 @@ class Benchmark:
         bench.manifest()  # validates format/version
         return bench
 
+    def require_scorable(self) -> None:
+        """Refuse a benchmark that scoring would misjudge without a word.
+
+        Without input/ no output can be matched to its source (every run scored 0 %, the
+        oracle's too). Without the ledger the sweep has no planted value to look for and the
+        UID, PatientID and date rules have no facts, so leaks the key's checks do not name
+        would pass: an inflated score, not an error. (A missing key is refused where it is
+        read: under --profile the key is derived from the ledger instead.)
+        """
+        if not self.input_dir.is_dir():
+            raise MidibError(f"benchmark at {self.root} has no input/ folder")
+        if not self.ledger_path.is_file():
+            raise MidibError(f"benchmark at {self.root} has no ledger ({self.ledger_path}); "
+                             "scoring needs it to sweep for planted values")
+
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` (resolved) is this benchmark's folder or lies inside it."""
+        root = self.root.resolve()
+        return path == root or root in path.parents
+
     def manifest(self) -> dict[str, Any]:
         """The parsed manifest; refuses other formats and newer versions."""
         try:
             data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # ValueError: JSON, UTF-8
             raise MidibError(f"cannot read {self.manifest_path}: {e}") from e
-        if data.get("format") != MANIFEST_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
             raise FormatVersionError(f"{self.manifest_path} is not a midib benchmark manifest")
-        if int(data.get("version", 0)) > MANIFEST_VERSION:
+        if not isinstance(data.get("version", 0), int):
+            raise FormatVersionError(f"{self.manifest_path} has a version that is not a number")
+        if data.get("version", 0) > MANIFEST_VERSION:
             raise FormatVersionError(f"{self.manifest_path} has manifest version {data['version']}, "
                                      f"newer than this midib understands ({MANIFEST_VERSION})")
         return data

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 from midib.errors import MidibError
+
+if TYPE_CHECKING:
+    from midib.benchmark import Benchmark
+    from midib.score.inputs import RunFolder
 
 HELP = "Score a run (or any folder of de-identified DICOM) against a benchmark's answer key."
 
@@ -24,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="no OCR: burned-in text boxes pass only when uniform")
     parser.add_argument("--no-conformance", action="store_true",
                         help="skip dciodvfy (conformance checks reported as not run)")
-    parser.add_argument("--min-score", type=float, default=None,
+    parser.add_argument("--min-score", type=percent, default=None,
                         help="exit 1 when the overall percent (0-100) is below this")
     parser.add_argument("--out", type=Path, help="score folder (default RUN/score)")
     parser.add_argument("--formula", choices=("midib", "midi-b"), default="midib",
@@ -39,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from midib.score.inputs import open_run
     from midib.score.report_files import build_summary, write_summary
     from midib.score.scorer import ScoreOptions, score_run
-    from midib.score.sink import FileSink
+    from midib.score.sink import FileSink, refuse_links
 
     if args.jobs < 1:
         raise MidibError(f"--jobs must be at least 1 (got {args.jobs})")
@@ -47,12 +53,15 @@ def run(args: argparse.Namespace) -> int:
     if args.series_mode and args.formula != "midi-b":
         raise MidibError("--series-mode only applies to --formula midi-b")
     bench = Benchmark.open(args.bench)
+    bench.require_scorable()
     run_folder = open_run(args.run)
     status = run_folder.run_info.get("status")
     if status == "unavailable":
-        why = run_folder.run_info.get("reason") or "unavailable"
+        why = " ".join(str(run_folder.run_info.get("reason") or "unavailable").split())
         raise MidibError(f"{args.run}: the tool did not run ({why}); nothing to score")
     out_dir = args.out or (run_folder.run_dir / "score")
+    refuse_links(out_dir)
+    check_score_folder(out_dir, bench, run_folder)
     opts = ScoreOptions(jobs=args.jobs, ocr=not args.no_ocr, profile=args.profile,
                         conformance=not args.no_conformance,
                         mapping=args.mapping, patid_mapping=args.patid_mapping, exclude=out_dir)
@@ -63,13 +72,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = score_run(bench, run_folder, opts, sink)
     except BaseException:
-        sink.close()
-        for path in (sink.parquet_path, sink.csv_path):
-            path.unlink(missing_ok=True)   # no half-written results beside an error
+        sink.discard()   # no half-written results beside an error
         raise
     sink.close()
     summary = build_summary(result, bench, run_folder, args.formula, args.series_mode)
-    write_summary(out_dir, summary)
+    try:
+        write_summary(out_dir, summary)
+    except OSError as e:
+        raise MidibError(f"cannot write {out_dir / 'summary.json'}: {e.strerror or e}") from e
     overall = summary["overall"]
     print(f"{overall['percent']:.2f}% ({overall['passed']}/{overall['total']} checks passed; "
           f"weighted {summary['weighted']['percent']:.2f}%) -> {out_dir}")
@@ -77,6 +87,76 @@ def run(args: argparse.Namespace) -> int:
         print(f"below --min-score {args.min_score}")
         return 1
     return 0
+
+
+def percent(text: str) -> float:
+    """--min-score: a finite number in [0, 100]. NaN never tripped the gate and 200 always
+    did; argparse turns the error into its usage line and exit 2."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be a percent from 0 to 100 (got {text!r})")
+    return value
+
+
+def check_score_folder(out_dir: Path, bench: "Benchmark", run: "RunFolder") -> None:
+    """Refuse a score folder that would write through a submission's link, pollute the
+    benchmark, or hide outputs from the score (one line each, before anything is written).
+
+    The folder is excluded from the walk of the outputs, so inside the submission it must hold
+    nothing but the scorer's own files (:data:`SCORE_FILES`): outputs in it would silently not
+    be scored. Outside the submission, a folder with other files is harmless and allowed.
+    """
+    from midib.score.sink import SCORE_FILES
+    submission = [_real(run.run_dir, "run folder"), _real(run.output_root, "output folder")]
+    if link := _link_inside(out_dir, submission):
+        raise MidibError(f"score folder {out_dir} goes through the symbolic link {link} "
+                         "inside the submission: refusing to write through it")
+    where = _real(out_dir, "score folder")
+    if bench.holds(where):
+        raise MidibError(f"score folder {out_dir} is inside the benchmark {bench.root}: "
+                         "pass --out outside it")
+    root = submission[1]
+    if where == root or where in root.parents:
+        raise MidibError(f"score folder {out_dir} holds the outputs being scored "
+                         f"({run.output_root}): pass --out outside them")
+    if root not in where.parents or not where.is_dir():
+        return
+    try:
+        foreign = sorted(n for n in os.listdir(where) if n not in SCORE_FILES)
+    except OSError as e:
+        raise MidibError(f"cannot list the score folder {out_dir}: {e.strerror or e}") from e
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise MidibError(f"score folder {out_dir} is inside the submission and holds {foreign[0]!r}"
+                         f"{more}, which would not be scored: pass --out outside the submission")
+
+
+def _real(path: Path, what: str) -> Path:
+    """``path`` resolved (links followed), or one line saying it cannot be."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as e:   # RuntimeError: a link loop (Python < 3.13)
+        raise MidibError(f"cannot resolve the {what} {path}: {e}") from e
+
+
+def _link_inside(path: Path, roots: list[Path]) -> Optional[Path]:
+    """The first component of ``path`` that is a symbolic link in a folder inside ``roots``
+    (the submission, resolved), or None. Links above the submission are the user's own path;
+    a link inside it is the submission's, and writing through it reaches anywhere."""
+    absolute = Path(os.path.abspath(path))
+    for part in [*reversed(absolute.parents), absolute]:
+        if not os.path.islink(part):
+            continue
+        try:
+            parent = part.parent.resolve()
+        except (OSError, RuntimeError):
+            return part
+        if any(parent == r or r in parent.parents for r in roots):
+            return part
+    return None
 
 
 def steady_heap() -> None:

@@ -18,15 +18,24 @@ HEADER = ("id_old", "id_new")
 
 
 def read_mapping(path: str | Path) -> dict[str, str]:
-    """{old: new} from a mapping CSV; a one-line MidibError on a missing/malformed file."""
+    """{old: new} from a mapping CSV; a one-line MidibError on a missing/malformed file.
+
+    The file may come with an untrusted submission: whatever the csv module refuses (a field
+    over its size limit, a NUL byte) is reported with the file and line, not as a traceback.
+    """
     path = Path(path)
+    reader = None
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
+            reader = csv.reader(f)
+            rows = list(reader)
     except OSError as e:
         raise MidibError(f"cannot read mapping file {path}: {e.strerror}") from e
     except UnicodeDecodeError as e:
         raise MidibError(f"mapping file {path} is not UTF-8 text") from e
+    except csv.Error as e:
+        line = reader.line_num if reader is not None else 0
+        raise MidibError(f"{path}:{line}: not a valid CSV line ({e})") from e
     if not rows or tuple(c.strip() for c in rows[0][:2]) != HEADER:
         raise MidibError(f"mapping file {path}: first line must be 'id_old,id_new'")
     out: dict[str, str] = {}

@@ -10,13 +10,16 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from midib.answer_key import Check, read_key, read_key_header
 from midib.benchmark import Benchmark
 from midib.errors import MidibError
 from midib.jsonl import read_jsonl
 from midib.ledger import LEDGER_FORMAT, LEDGER_VERSION, LedgerEntry, read_ledger
+
+if TYPE_CHECKING:  # the profile module is imported where the dates are chosen
+    from midib.keys.profile import Profile
 
 
 @dataclass
@@ -31,20 +34,51 @@ class RunFolder:
 
 
 def open_run(path: Path) -> RunFolder:
-    """A `midib run` folder (RUN/output, RUN/mapping/*.csv) or any folder of DICOM files."""
+    """A `midib run` folder (RUN/output, RUN/mapping/*.csv) or any folder of DICOM files.
+
+    A ``run.json`` makes the folder a run folder: its output is RUN/output and nothing else.
+    Without that folder (or with a link in its place) the run cannot be scored; scoring the
+    folder itself instead gave a silent 0 %. A submission's run.json is untrusted: anything
+    but the object `midib run` writes is refused here rather than failing later.
+    """
     if not path.is_dir():
         raise MidibError(f"run folder not found: {path}")
     run_json = path / "run.json"
-    if run_json.is_file() and (path / "output").is_dir():
-        try:
-            info = json.loads(run_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise MidibError(f"cannot read {run_json}: {e}") from e
-        uid = path / "mapping" / "uid_mapping.csv"
-        pid = path / "mapping" / "patid_mapping.csv"
-        return RunFolder(path / "output", path, info, uid if uid.is_file() else None,
-                         pid if pid.is_file() else None)
-    return RunFolder(path, path)
+    if not run_json.is_file():
+        return RunFolder(path, path)
+    info = _run_record(run_json)
+    output = path / "output"
+    if output.is_symlink():
+        raise MidibError(f"run folder {path}: output/ is a symbolic link (never followed)")
+    if not output.is_dir():
+        raise MidibError(f"run folder {path} has run.json but no output/ folder")
+    uid = path / "mapping" / "uid_mapping.csv"
+    pid = path / "mapping" / "patid_mapping.csv"
+    return RunFolder(output, path, info, uid if uid.is_file() else None,
+                     pid if pid.is_file() else None)
+
+
+def _run_record(run_json: Path) -> dict:
+    """run.json as `midib run` writes it: a JSON object whose ``tool``, if any, is an object
+    (the summary copies it). Every other content is one line naming the file."""
+    bad = f"run.json at {run_json} is not a midib run record"
+    try:
+        info = json.loads(run_json.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise MidibError(f"cannot read {run_json}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise MidibError(f"{bad}: not UTF-8 text") from e
+    except ValueError as e:   # JSONDecodeError, or an integer too long to convert
+        raise MidibError(f"{bad}: {' '.join(str(e).split())}") from e
+    except RecursionError as e:
+        raise MidibError(f"{bad}: nested too deeply") from e
+    if not isinstance(info, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                float: "a number"}.get(type(info), "null")
+        raise MidibError(f"{bad}: {kind}, not a JSON object")
+    if not isinstance(info.get("tool") or {}, dict):
+        raise MidibError(f"{bad}: its 'tool' is not an object")
+    return info
 
 
 def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str], list[dict[str, str]]]:
@@ -52,21 +86,38 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
 
     A submission is untrusted: links are never followed out of it (a symlink to another run's
     output must not score as this run's), directory links are not descended, and devices, FIFOs
-    and sockets are never opened. Rejected entries are reported, not silently dropped.
-    ``exclude`` is our own score folder when it sits inside the submission.
+    and sockets are never opened. Rejected entries are reported, not silently dropped: so are
+    folders that cannot be listed (their instances then fail as unmatched) and entries whose
+    path is too long to stat. ``exclude`` is our own score folder when it sits inside the
+    submission.
     """
     top = root.resolve()
-    skip = exclude.resolve() if exclude is not None else None
+    skip = _resolved(exclude) if exclude is not None else None
     files: list[str] = []
     rejected: list[dict[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unlisted(e: OSError) -> None:
+        where = e.filename if isinstance(e.filename, str) else os.fspath(root)
+        if os.path.normpath(where) == os.path.normpath(root):
+            raise MidibError(f"cannot list the output folder {root}: {e.strerror or e}")
+        rejected.append({"file": _relative(where, root), "reason": f"cannot list folder: {e.strerror or e}"})
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         here = Path(dirpath)
-        if skip is not None and (here.resolve() == skip or skip in here.resolve().parents):
+        if skip is not None and _within(here, skip):
             dirnames[:] = []
             continue
         for name in sorted(dirnames):
-            if (here / name).is_symlink():
-                rejected.append({"file": (here / name).relative_to(root).as_posix(),
+            path = here / name
+            try:
+                link = path.is_symlink()
+            except OSError as e:   # e.g. ENAMETOOLONG: not descended, reported once here
+                dirnames.remove(name)
+                rejected.append({"file": path.relative_to(root).as_posix(),
+                                 "reason": f"cannot stat: {e.strerror or e}"})
+                continue
+            if link:
+                rejected.append({"file": path.relative_to(root).as_posix(),
                                  "reason": "symbolic link to a folder (not followed)"})
         for name in filenames:
             path = here / name
@@ -78,10 +129,43 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
     return sorted(files), sorted(rejected, key=lambda r: r["file"])
 
 
+def _resolved(path: Path) -> Optional[Path]:
+    """``path`` resolved, or None when it cannot be (a link loop): nothing is then inside it."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+def _within(path: Path, folder: Optional[Path]) -> bool:
+    """Whether ``path`` is ``folder`` (already resolved) or lies inside it."""
+    here = _resolved(path)
+    return folder is not None and here is not None and (here == folder or folder in here.parents)
+
+
+def _relative(where: str, root: Path) -> str:
+    """``where`` relative to ``root`` as POSIX text (as given when it is not under it)."""
+    try:
+        return Path(where).relative_to(root).as_posix()
+    except ValueError:
+        return where
+
+
 def _rejection(path: Path, top: Path) -> str:
-    """Why ``path`` must not be read as an output file ('' if it may)."""
-    if path.is_symlink():
-        target = path.resolve()
+    """Why ``path`` must not be read as an output file ('' if it may).
+
+    Never raises for what a submission can hold: a link loop or a path too long to stat is a
+    rejected entry with its reason, not the end of the score.
+    """
+    try:
+        link = path.is_symlink()
+    except OSError as e:   # e.g. ENAMETOOLONG
+        return f"cannot stat: {e.strerror or e}"
+    if link:
+        try:
+            target = path.resolve()
+        except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a loop
+            return "symbolic link loop (not followed)"
         if top != target and top not in target.parents:
             return "symbolic link to outside the submission (not followed)"
     try:
@@ -144,22 +228,40 @@ class LedgerFacts:
 
     uids: dict[str, list[tuple[str, str]]] = field(default_factory=dict)     # instance -> [(path, old)]
     patids: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    dates: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # + patient
+    # + patient; only the dates the key expects shifted (see ledger_facts)
+    dates: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     paths: set[str] = field(default_factory=set)      # paths of planted identifiers and dates
 
 
-def ledger_facts(bench: Benchmark, sweeper) -> LedgerFacts:
+def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None) -> LedgerFacts:
     """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates.
 
     Records stay dicts: a `small` ledger has 250,000 entries but only a few thousand distinct
     sweepable values, so a :class:`LedgerEntry` is built only for a value the sweeper has not
     seen (building all of them cost more than reading the file).
+
+    Dates are only those the key expects shifted (``expects_shift`` under ``profile``, default
+    the benchmark's own): the ``dates_intervals`` rule compares their shifts, and a date the
+    profile removes or empties (PatientBirthDate) may hold any dummy, whose "shift" is no
+    interval. The entry and the profile tell it, so the key's checks need not be held; the
+    decision is remembered per (path, VR, kind, channel), a few hundred per ledger. Without a
+    readable profile (``profile`` is a :class:`midib.keys.profile.Profile`) every planted date
+    is kept (the earlier behaviour).
     """
     from midib.score.uids import PATIENT_ID, concrete_key
     from midib.score.values import dicom_date
     facts = LedgerFacts()
     if not bench.ledger_path.is_file():
         return facts
+    try:
+        from midib.keys.derive import expects_shift
+        from midib.keys.profile import load_profile
+        if profile is None:
+            named = bench.profile_path if bench.profile_path.is_file() else bench.manifest().get("profile")
+            profile = load_profile(named) if named else None
+    except (ImportError, MidibError, OSError, ValueError):
+        profile = None
+    shifted: dict[tuple, bool] = {}
     seen: set[tuple] = set()
     for d in read_jsonl(bench.ledger_path, LEDGER_FORMAT, LEDGER_VERSION):
         get = d.get
@@ -178,6 +280,12 @@ def ledger_facts(bench: Benchmark, sweeper) -> LedgerFacts:
         elif key == PATIENT_ID:
             facts.patids.setdefault(instance, []).append((key, intern(value.strip())))
         elif vr in ("DA", "DT") and dicom_date(value):
+            rule_key = (path, vr, get("kind"), get("channel"))
+            if (wanted := shifted.get(rule_key)) is None:
+                wanted = shifted[rule_key] = profile is None or expects_shift(
+                    LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d), profile)
+            if not wanted:
+                continue
             facts.dates.setdefault(instance, []).append((key, intern(value), intern(d["patient_id"])))
         else:
             continue

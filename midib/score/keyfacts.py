@@ -166,11 +166,20 @@ def _add_boxes(boxes: dict[str, list[list[int]]], c: Check) -> None:
 
 
 def by_instance(checks: Iterable[Check], grouped: bool) -> Iterator[list[Check]]:
-    """Pass 2: the checks of one instance at a time, in key order."""
+    """Pass 2: the checks of one instance at a time, in key order.
+
+    A key not grouped by instance is held whole here, so a check ID repeated anywhere in an
+    instance's checks is refused (a grouped key's repeats were refused by :func:`raw_records`).
+    """
     if not grouped:
         groups: dict[str, list[Check]] = defaultdict(list)
+        ids: dict[str, set[str]] = defaultdict(set)
         for c in checks:
+            if c.id in ids[c.instance]:
+                raise MidibError(f"the answer key lists check ID {c.id!r} twice for instance {c.instance!r}")
+            ids[c.instance].add(c.id)
             groups[c.instance].append(c)
+        del ids
         yield from groups.values()
         return
     group: list[Check] = []
@@ -195,8 +204,15 @@ _FIELDS = frozenset(Check.__dataclass_fields__)
 
 def raw_records(path: Path, spans: Optional[dict[str, tuple[int, int]]] = None) -> Iterator[dict]:
     """The key file's records as dicts (format and version checked first); with ``spans``,
-    instance -> (first byte, end byte) of its lines, valid when the key is grouped."""
+    instance -> (first byte, end byte) of its lines, valid when the key is grouped.
+
+    A check ID twice in one instance's run of lines is refused (it gave two result rows with
+    one ID). Only the current run's IDs are kept, so memory stays flat in the key's size; a
+    repeat across instances is not looked for.
+    """
     read_key_header(path)
+    group: Optional[str] = None
+    ids: set[str] = set()
     with path.open("rb") as f:
         offset = len(f.readline())
         for lineno, line in enumerate(f, start=2):
@@ -204,6 +220,15 @@ def raw_records(path: Path, spans: Optional[dict[str, tuple[int, int]]] = None) 
             if not line.strip():
                 continue
             rec = _parse(line, path, lineno)
+            instance, check_id = rec.get("instance"), rec.get("id")
+            if instance != group:
+                group = instance
+                ids.clear()
+            if isinstance(check_id, str):
+                if check_id in ids:
+                    raise MidibError(f"{path}:{lineno}: check ID {check_id!r} appears twice for "
+                                     f"instance {instance!r}")
+                ids.add(check_id)
             if spans is not None:
                 inst = intern(rec["instance"])  # one copy shared with facts.first and the ledger's
                 spans[inst] = (spans[inst][0] if inst in spans else start, offset)

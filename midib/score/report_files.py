@@ -1,4 +1,5 @@
-"""The score folder: results.parquet, results.csv (written by :class:`FileSink`) and summary.json."""
+"""The score folder: results.parquet, results.csv (written by :class:`FileSink`) and summary.json
+(``sink.SCORE_FILES``: nothing else is written there)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from midib.errors import MidibError
 from midib.score.aggregate import midi_b_overall, summarize
 from midib.score.inputs import RunFolder
 from midib.score.scorer import ScoreResult
+from midib.score.sink import open_score_file
 
 SUMMARY_FORMAT = "midib-score"
 SUMMARY_VERSION = 1
@@ -48,6 +50,8 @@ def build_summary(result: ScoreResult, bench: Benchmark, run: RunFolder, formula
 
 
 def write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
-    """Write summary.json (the result tables were streamed by the sink)."""
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True,
-                                                     ensure_ascii=False) + "\n", encoding="utf-8")
+    """Write summary.json (the result tables were streamed by the sink), never through a link:
+    the score folder may sit in an untrusted submission (:func:`open_score_file`)."""
+    text = json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    with open_score_file(out_dir, "summary.json") as f:
+        f.write(text.encode("utf-8"))

@@ -16,16 +16,20 @@ the Parquet writer. Done in the parent, the counting (Arrow group-bys) and CSV f
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import stat
 from collections import Counter, defaultdict
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Optional, Union
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from midib.errors import MidibError
 from midib.score.rows import COLUMNS, SCHEMA, RowBatch, column_array, table_of_columns  # noqa: F401
 
 if TYPE_CHECKING:  # pandas costs ~35 MB per process: imported only where frames are asked for
@@ -215,23 +219,115 @@ class RowSink:
         return pa.concat_tables(self._tables).to_pandas()
 
 
+SCORE_FILES = ("results.parquet", "results.csv", "summary.json")   # all the score folder gets
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def refuse_links(out_dir: Path) -> None:
+    """A one-line MidibError when the score folder or a file the scorer writes there is a
+    symbolic link or not a regular file, before anything is written: the score folder may sit
+    in an untrusted submission (RUN/score), and we may run as root."""
+    if os.path.islink(out_dir):
+        raise MidibError(f"score folder {out_dir} is a symbolic link: refusing to write through it")
+    for name in SCORE_FILES:
+        try:
+            mode = os.lstat(out_dir / name).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise MidibError(f"cannot check {out_dir / name}: {e.strerror or e}") from e
+        if stat.S_ISLNK(mode):
+            raise MidibError(f"{out_dir / name} is a symbolic link: refusing to write through it")
+        if not stat.S_ISREG(mode):
+            raise MidibError(f"{out_dir / name} is not a regular file: cannot write the score there")
+
+
+def open_score_file(out_dir: Path, name: str) -> BinaryIO:
+    """``out_dir/name`` made afresh for writing, never through a link.
+
+    The folder is opened without following a link and the file is made in it (``dir_fd``), so
+    a link put in place of either after :func:`refuse_links` is refused too (ELOOP, EEXIST),
+    not followed. A regular file already there (an earlier score) is unlinked and a new one
+    made: truncating it in place would write through a hard link to a file elsewhere.
+    """
+    refuse_links(out_dir)
+    dir_fd: Optional[int] = None
+    if _NOFOLLOW and _DIRECTORY and os.open in os.supports_dir_fd:
+        try:
+            dir_fd = os.open(out_dir, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+        except OSError as e:
+            raise _link_error(e, out_dir) from e
+    target: Union[str, Path] = name if dir_fd is not None else out_dir / name
+    try:
+        try:
+            os.unlink(target, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644,
+                     dir_fd=dir_fd)
+    except OSError as e:
+        raise _link_error(e, out_dir / name) from e
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return os.fdopen(fd, "wb")
+
+
+def _link_error(e: OSError, path: Path) -> OSError:
+    """A link met while opening ``path`` as a one-line MidibError; other errors as they are.
+    (A folder link opened with O_DIRECTORY | O_NOFOLLOW fails with ENOTDIR on Linux.)"""
+    if e.errno == errno.ELOOP or (e.errno == errno.ENOTDIR and os.path.islink(path)):
+        return MidibError(f"{path} is a symbolic link: refusing to write through it")
+    if e.errno == errno.EEXIST:
+        return MidibError(f"{path} appeared while the score was being written: refusing to overwrite it")
+    return e
+
+
 class FileSink(RowSink):
     """Writes results.parquet and results.csv as rows come (rows never all in memory).
 
     results.csv is a plain file: its header once, then each batch's CSV text (made by the
     worker for a work unit), byte for byte what one ``CSVWriter`` would write. Parquet gets
     row groups of about ``BATCH`` rows: small unit tables wait and are written together.
+    Both files are made by :func:`open_score_file` (never through a link); a link among the
+    score folder's files is refused before either is made.
     """
 
     def __init__(self, out_dir: Path) -> None:
         super().__init__()
+        self.out_dir = out_dir
+        refuse_links(out_dir)
+        self.created_dir = not out_dir.exists()
         out_dir.mkdir(parents=True, exist_ok=True)
         self.parquet_path, self.csv_path = out_dir / "results.parquet", out_dir / "results.csv"
-        self._writer = pq.ParquetWriter(self.parquet_path, SCHEMA)
-        self._csv = open(self.csv_path, "wb")
+        made: list[BinaryIO] = []
+        try:
+            for name in ("results.parquet", "results.csv"):
+                made.append(open_score_file(out_dir, name))
+            self._parquet, self._csv = made
+            self._writer = pq.ParquetWriter(self._parquet, SCHEMA)
+        except BaseException:   # none of ours left behind
+            for f, path in zip(made, (self.parquet_path, self.csv_path)):
+                f.close()
+                path.unlink(missing_ok=True)
+            raise
         self._csv.write(csv_text(_empty_table(), header=True))
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+
+    def discard(self) -> None:
+        """Remove what this sink wrote (no half-written results beside an error), and the score
+        folder when this sink made it and it is left empty."""
+        self.close()
+        for path in (self.parquet_path, self.csv_path):
+            path.unlink(missing_ok=True)
+        if self.created_dir:
+            try:
+                self.out_dir.rmdir()
+            except OSError:   # not empty (an older summary.json): left as it was
+                pass
 
     def _write(self, table: pa.Table, csv: bytes | None = None) -> None:
         self._csv.write(csv if csv is not None else csv_text(table))
@@ -253,8 +349,11 @@ class FileSink(RowSink):
                 self._write_pending()
             finally:
                 self.closed = True
-                self._writer.close()
-                self._csv.close()
+                try:
+                    self._writer.close()
+                finally:
+                    self._parquet.close()
+                    self._csv.close()
 
     def frame(self) -> "pd.DataFrame":
         import pandas as pd

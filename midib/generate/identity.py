@@ -28,6 +28,12 @@ BASE_UID_ARC = 99
 MAX_ROOT_LENGTH = 64 - 1 - 24
 DEPARTMENTS = ("Radiology", "Diagnostic Imaging", "Nuclear Medicine", "Breast Imaging",
                "Radiation Oncology", "Emergency Radiology")
+#: where in the site the department is: a planted department is the service plus this
+#: qualifier ("Nuclear Medicine, Pavilion C"), as hospitals write them; the bare service name
+#: ("Radiology") is what tools write as a dummy and what series descriptions say ("Radiology
+#: Report"), so planting it made correct tools fail and clean folder names look like leaks
+DEPARTMENT_PLACES = ("{cardinal} Wing", "Pavilion {letter}", "Building {letter}{digit}",
+                     "{cardinal} Tower Level {digit}", "{cardinal} Campus", "Annex {letter}")
 HOSPITAL_FORMS = ("{last} Memorial Hospital", "{city} General Hospital", "St. {first} Medical Center",
                   "{city} University Hospital", "{last} Imaging Center")
 FIRST_STUDY = (dt.date(2006, 1, 1), dt.date(2021, 12, 31))
@@ -98,10 +104,23 @@ def make_institution(seed: int, index: int, uid_arc: int) -> Institution:
     return Institution(
         name=form.format(last=last, city=city, first=first),
         address=_address(fake),
-        department=DEPARTMENTS[fake.random_int(0, len(DEPARTMENTS) - 1)],
+        department=_department(seed, index, DEPARTMENTS[fake.random_int(0, len(DEPARTMENTS) - 1)]),
         uid_root=site_uid_root(seed, index, uid_arc),
         phone=fake.numerify("(###) ###-####"),
     )
+
+
+def _department(seed: int, index: int, service: str) -> str:
+    """Site ``index``'s department: ``service`` and where it is (``Radiology, East Wing``).
+
+    The place comes from its own seeded stream, so the site's other values (drawn from the
+    site's Faker) stay what they were; at most 64 characters (LO).
+    """
+    rng = seeded_random(seed, "department", index)
+    place = rng.choice(DEPARTMENT_PLACES).format(
+        cardinal=rng.choice(("North", "South", "East", "West")),
+        letter=rng.choice("ABCDEFGH"), digit=rng.randrange(1, 10))
+    return f"{service}, {place}"[:64]
 
 
 def make_patient(seed: int, index: int, institution: Institution, first_study: dt.date) -> Patient:

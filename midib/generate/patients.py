@@ -97,7 +97,7 @@ class PatientMaker:
             e.id = SENTINEL
         owner = [(i, k) for i, (inst, _, _) in enumerate(done) for k in range(len(inst.entries))]
         checks: list[list[tuple[int, str]]] = [[] for _ in done]
-        for pos, check in checks_by_entry(entries, job.profile, index_ledger(entries)):
+        for pos, check in checks_by_entry(entries, job.profile, index_ledger(entries, job.profile)):
             i, k = owner[pos]
             checks[i].append((k, encode_record(check.to_dict())))
         for (inst, name, digest), lines in zip(done, checks):

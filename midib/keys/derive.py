@@ -3,8 +3,9 @@
 The ledger says what was planted where; the profile says which PS3.15 options apply; this
 module turns each ledger entry into the checks that follow (see docs/answer-key.md for every
 rule). Streaming: entries are visited once in ledger order, after one cheap indexing pass that
-collects the two facts a single entry cannot know alone (each patient's first study date, for
-interval checks, and each instance's burned-in boxes, for pixel retention). Check ids are
+collects the facts a single entry cannot know alone (each patient's first study date, for
+interval checks, each instance's burned-in boxes, for pixel retention, and the values the key
+retains for each patient, which a free-text fragment must then not be required removed). Check ids are
 ``<ledger id>/<action>`` (``deid/<instance>`` for the per-instance method check), so the same
 ledger and profile always give the same key, byte for byte. Each check also carries the
 attribute's requirement type in its SOP class's IOD (``midib.keys.iod``), where known.
@@ -12,6 +13,7 @@ attribute's requirement type in its SOP class's IOD (``midib.keys.iod``), where 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
@@ -31,10 +33,17 @@ _DICOM_ACTIONS = frozenset({"text_retained", "tag_retained", "pixels_retained", 
 
 @dataclass
 class LedgerIndex:
-    """Facts spanning entries: per patient the first study date, per instance its PHI boxes."""
+    """Facts spanning entries: per patient the first study date and the values the key retains,
+    per instance its PHI boxes.
 
+    ``kept`` is per patient, not global, so that the generator, which derives each patient's
+    checks in its own worker, writes the same key as :func:`derive_key_file` over the whole ledger.
+    """
+
+    profile: Optional[Profile] = None
     first_study: dict[str, tuple[str, str]] = field(default_factory=dict)  # pid -> (date, instance)
     boxes: dict[str, list[tuple[list[int], int]]] = field(default_factory=dict)
+    kept: set[tuple[str, str]] = field(default_factory=set)   # (pid, normalised retained value)
 
     def add(self, e: LedgerEntry) -> None:
         if e.role == "phi" and e.path == STUDY_DATE and e.value:
@@ -43,14 +52,33 @@ class LedgerIndex:
                 self.first_study[e.patient_id] = (e.value, e.instance)
         if e.channel == "pixel" and e.role == "phi" and e.box:
             self.boxes.setdefault(e.instance, []).append((list(e.box), int(e.frame or 0)))
+        if self.profile is not None and e.value and retained_by_key(e, self.profile):
+            self.kept.add((e.patient_id, normalised(e.value)))
+
+    def retains(self, e: LedgerEntry) -> bool:
+        """True if the key retains ``e``'s value elsewhere for the same patient."""
+        return (e.patient_id, normalised(e.value)) in self.kept
 
 
-def index_ledger(entries: Iterable[LedgerEntry]) -> LedgerIndex:
-    """One pass over the ledger collecting what cross-entry checks need."""
-    index = LedgerIndex()
+def index_ledger(entries: Iterable[LedgerEntry], profile: Profile) -> LedgerIndex:
+    """One pass over the ledger collecting what cross-entry checks need.
+
+    ``profile`` must be the one the checks are derived under: it decides which values the key
+    retains (an index without it requires every free-text fragment removed).
+    """
+    index = LedgerIndex(profile)
     for e in entries:
         index.add(e)
     return index
+
+
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+def normalised(value: str) -> str:
+    """Case and punctuation ignored, as the leak sweep compares values (``norm_text``), so a
+    fragment ``ct19oc2`` is the retained StationName ``CT19OC2``."""
+    return " ".join(_WORD.findall(value.lower()))
 
 
 def derive_checks(entries: Iterable[LedgerEntry], profile: Profile,
@@ -63,7 +91,7 @@ def derive_checks(entries: Iterable[LedgerEntry], profile: Profile,
     if index is None:
         if iter(entries) is entries:
             entries = list(entries)
-        index = index_ledger(entries)
+        index = index_ledger(entries, profile)
     for _, check in checks_by_entry(entries, profile, index):
         yield check
 
@@ -88,12 +116,14 @@ def checks_by_entry(entries: Iterable[LedgerEntry], profile: Profile,
 def derive_key_file(ledger_path: str | Path, profile: Profile) -> Iterator[Check]:
     """Stream the checks of a ledger file (two passes over the file, constant memory)."""
     ledger_path = Path(ledger_path)
-    index = index_ledger(read_ledger(ledger_path))
+    index = index_ledger(read_ledger(ledger_path), profile)
     return derive_checks(read_ledger(ledger_path), profile, index)
 
 
 def checks_for(e: LedgerEntry, profile: Profile, index: LedgerIndex) -> Iterator[Check]:
     """The checks one ledger entry implies."""
+    if e.channel in _FRAGMENT_CHANNELS and e.role == "phi" and index.retains(e):
+        return  # the key keeps this value (e.g. a station name under rtnDevIdOpt): no PHI here
     if e.channel == "filename":
         yield _check(e, "text_removed", {"value": e.value, "where": "filename"}, path=None)
     elif e.channel == "pixel":
@@ -130,37 +160,91 @@ def _decided(text: str, profile: Profile) -> tuple[TagPath, Decision]:
     return hit
 
 
+#: channels whose entries are fragments of a longer text (free text, file names): such a
+#: fragment is PHI only if the key does not keep the same value elsewhere for the patient
+_FRAGMENT_CHANNELS = ("free_text", "filename")
+#: what the rules below decide for an attribute entry (:func:`_rule`)
+RETAINED, REMOVED, PRIVATE_REMOVED, PATID, UID, SHIFTED, CLEANED, UNLISTED, NONE = (
+    "retained", "removed", "private_removed", "patid", "uid", "shifted", "cleaned", "unlisted",
+    "none")
+
+
+def _rule(e: LedgerEntry, path: TagPath, d: Decision) -> str:
+    """Which rule governs an attribute entry (one place, so the checks, the index of retained
+    values and :func:`expects_shift` can never disagree)."""
+    if e.role == "keep":
+        if d.removes or d.is_uid or (path.is_private and not (d.code == "C" and e.extra.get("safe"))):
+            return NONE
+        return RETAINED
+    if path.is_private and not d.removes:
+        return RETAINED if d.code == "C" and e.extra.get("safe") else PRIVATE_REMOVED
+    if d.by_ancestor or (d.removes and not _is_patient_id(path)):
+        return REMOVED
+    if _is_patient_id(path) and d.code not in ("K", "C"):
+        return PATID
+    if d.is_uid:
+        return UID
+    if d.code == "C":
+        # dates shifted under rtnLongModifDatesOpt; anything else cleaned or removed
+        return SHIFTED if d.option == "rtnLongModifDatesOpt" and is_temporal(e.vr, e.kind) else CLEANED
+    if d.listed:  # K by an option or override: the profile keeps this identifier
+        return RETAINED
+    return UNLISTED
+
+
+def _attribute_rule(e: LedgerEntry, profile: Profile) -> str:
+    """:func:`_rule` for any entry (NONE for pixels, overlays, file names and path-less ones)."""
+    if e.channel in ("filename", "pixel", "overlay") or not e.path:
+        return NONE
+    path, d = _decided(e.path, profile)
+    return _rule(e, path, d)
+
+
+def retained_by_key(e: LedgerEntry, profile: Profile) -> bool:
+    """True when the key derived under ``profile`` requires ``e``'s value kept (text_retained or
+    tag_retained), the values the leak sweep does not search either (``Sweeper.keep``)."""
+    return _attribute_rule(e, profile) == RETAINED
+
+
+def expects_shift(e: LedgerEntry, profile: Profile) -> bool:
+    """True when the key derived under ``profile`` requires ``e``'s value shifted (date_shifted).
+
+    Scoring uses it to choose the dates the ``dates_intervals`` rule compares without holding the
+    key's checks: a date the profile removes or empties (PatientBirthDate) may become any dummy,
+    so its "shift" says nothing about the intervals.
+    """
+    return _attribute_rule(e, profile) == SHIFTED
+
+
 def _phi_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
                 index: LedgerIndex) -> Iterator[Check]:
     """A planted identifier: removed, replaced, shifted, cleaned or (by option) retained."""
     ps = {"ps315_action": d.code, "ps315_option": d.option}
-    if path.is_private and not d.removes:
-        if d.code == "C" and e.extra.get("safe"):
-            yield _check(e, "text_retained", {"value": e.value}, **ps)
-        else:
-            yield _check(e, "text_removed", {"value": e.value}, **ps)
-    elif d.by_ancestor or (d.removes and not _is_patient_id(path)):
+    rule = _rule(e, path, d)
+    if rule == RETAINED:
+        yield _check(e, "text_retained", {"value": e.value}, **ps)
+    elif rule == PRIVATE_REMOVED:
+        yield _check(e, "text_removed", {"value": e.value}, **ps)
+    elif rule == REMOVED:
         yield _check(e, "text_removed", {"value": e.value}, **ps)
         if d.code == "D" and not d.by_ancestor and e.channel != "free_text":
             yield _check(e, "text_notnull", {"value": e.value}, **ps)
-    elif _is_patient_id(path) and d.code not in ("K", "C"):
+    elif rule == PATID:
         yield _check(e, "patid_consistent", {"value": e.value}, scope="patient", **ps)
-    elif d.is_uid:
+    elif rule == UID:
         scope = uid_scope(path)
         yield _check(e, "uid_changed", {"value": e.value}, scope=scope, **ps)
         yield _check(e, "uid_consistent", {"value": e.value}, scope=scope, **ps)
-    elif d.code == "C":
-        yield from _clean_checks(e, d, index, ps)
-    elif d.listed:  # K by an option or override: the profile keeps this identifier
-        yield _check(e, "text_retained", {"value": e.value}, **ps)
+    elif rule in (SHIFTED, CLEANED):
+        yield from _clean_checks(e, rule, index, ps)
     else:  # unlisted in the table, yet an identifier: removing it is best practice
         yield from _unlisted_checks(e, ps)
 
 
-def _clean_checks(e: LedgerEntry, d: Decision, index: LedgerIndex,
+def _clean_checks(e: LedgerEntry, rule: str, index: LedgerIndex,
                   ps: dict[str, Any]) -> Iterator[Check]:
     """C: dates shifted (rtnLongModifDatesOpt), free text cleaned, anything else removed."""
-    if d.option in ("rtnLongModifDatesOpt",) and is_temporal(e.vr, e.kind):
+    if rule == SHIFTED:
         yield _check(e, "date_shifted", {"value": e.value}, **ps)
         ref = index.first_study.get(e.patient_id)
         if ref and is_date(e.vr, e.kind) and not (ref[1] == e.instance and e.path == STUDY_DATE):
@@ -185,9 +269,7 @@ def _keep_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
                  index: LedgerIndex) -> Iterator[Check]:
     """A value that must survive, unless the profile itself removes or replaces it."""
     ps = {"ps315_action": d.code if d.listed else None, "ps315_option": d.option}
-    if d.removes or d.is_uid:
-        return
-    if path.is_private and not (d.code == "C" and e.extra.get("safe")):
+    if _rule(e, path, d) != RETAINED:
         return
     exact = e.extra.get("exact", True)
     yield _check(e, "text_retained" if exact else "tag_retained", {"value": e.value}, **ps)

@@ -5,6 +5,11 @@ dates only if the intervals between them survive: a follow-up 30 days after base
 30 days after. The key's date_interval checks compare each date with the patient's first
 study; this rule looks at every planted date of the patient at once (one row per patient) and
 fails when the shifts differ, naming them.
+
+Only the dates the key expects shifted take part (:func:`midib.score.inputs.ledger_facts`
+collects them with :func:`midib.keys.derive.expects_shift`): a date the profile removes or
+empties, such as PatientBirthDate, may be replaced by any dummy, and the distance between that
+dummy and the original is no shift at all.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Is de-identification recorded, and recorded truthfully? (PS3.15 E.1.1, PS3.16 CID 7050)
 
-A de-identified instance should say so: PatientIdentityRemoved (0012,0062) = YES,
-DeidentificationMethod (0012,0063) non-empty, and DeidentificationMethodCodeSequence
-(0012,0064) listing the profile and the options applied. Claiming an option that was not
-honoured (e.g. Clean Pixel Data while burned-in text is still readable) is worse than
-claiming nothing: downstream users trust the code sequence.
+A de-identified instance should say so: PatientIdentityRemoved (0012,0062) = YES, and how,
+in DeidentificationMethod (0012,0063) or DeidentificationMethodCodeSequence (0012,0064) (see
+:func:`deid_verdict` for the rule and why). Claiming an option that was not honoured (e.g.
+Clean Pixel Data while burned-in text is still readable) is worse than claiming nothing:
+downstream users trust the code sequence (the ``deid_truthful`` rule, :func:`claims_contradicted`).
 """
 
 from __future__ import annotations
@@ -33,24 +33,32 @@ def recorded_codes(record: OutputRecord) -> set[str]:
 
 
 def deid_verdict(record: OutputRecord, options: list[str]) -> Verdict:
-    """PatientIdentityRemoved=YES, a method, and codes for the basic profile + ``options``."""
+    """``deid_recorded``: PatientIdentityRemoved=YES and a recorded method (text or codes).
+
+    The rule, from the standard: PS3.3 (SOP Common Module) makes DeidentificationMethod (0012,0063)
+    and DeidentificationMethodCodeSequence (0012,0064) each Type 1C, required when
+    PatientIdentityRemoved is YES and the other is absent: YES plus either one records the
+    de-identification. PS3.15 E.1.1 asks for CID 7050 codes "corresponding to the profile and
+    options used", i.e. what the tool did, not what the benchmark's profile asks for. So the
+    codes a tool lists are not compared with ``options`` (the profile the key was derived under,
+    kept in the signature for the check's record): an option the tool did not apply already
+    fails its own checks, and also demanding its code here penalised it twice and rewarded
+    recording less (no code sequence at all passed, accurate codes failed). Codes that claim
+    what was not done are judged by the separate ``deid_truthful`` rule
+    (:func:`claims_contradicted`). Partial credit: one half per requirement met.
+    """
     removed = (record.first(REMOVED) or "").strip().upper()
     method = " ".join(v for e in record.at(METHOD) for v in e.values).strip()
     codes = recorded_codes(record)
     shown = f"PatientIdentityRemoved={removed or '-'}; method={method[:80] or '-'}; codes={sorted(codes)}"
-    wanted = {OPTION_CODES["basic"]} | {OPTION_CODES[o] for o in options if o in OPTION_CODES}
     problems = []
     if removed != "YES":
         problems.append("PatientIdentityRemoved is not YES")
     if not method and not codes:
         problems.append("no DeidentificationMethod nor its code sequence")
-    missing = sorted(wanted - codes) if codes else []
-    if missing:
-        problems.append(f"code sequence lacks {', '.join(missing)}")
     if not problems:
         return Verdict.ok(shown)
-    done = 3 - len(problems)
-    return Verdict.fail("; ".join(problems), shown, score=max(done, 0) / 3)
+    return Verdict.fail("; ".join(problems), shown, score=(2 - len(problems)) / 2)
 
 
 def claims_contradicted(record: OutputRecord, failed_actions: set[str]) -> str:

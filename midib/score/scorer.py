@@ -109,12 +109,18 @@ class KeyIndex:
 
 def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
               spans: Optional[dict[str, tuple[int, int]]] = None,
-              store: Optional[Path] = None) -> KeyIndex:
+              store: Optional[Path] = None, profile: Optional[str] = None) -> KeyIndex:
     """One pass over the key and one over the ledger (``spans`` filled as the key is read);
-    the per-instance facts then go to the SQLite file ``store`` (default: a scratch file)."""
+    the per-instance facts then go to the SQLite file ``store`` (default: a scratch file).
+    ``profile``: the --profile the key was derived under (which dates it expects shifted),
+    else the benchmark's own."""
     sweeper = Sweeper()
     facts = keyfacts.gather(raw(), sweeper.keep, spans)
-    ledger = ledger_facts(bench, sweeper)
+    if profile:
+        from midib.keys.profile import load_profile
+        ledger = ledger_facts(bench, sweeper, load_profile(profile))
+    else:
+        ledger = ledger_facts(bench, sweeper)
     facts.wanted.update(generic_key(p) for p in ledger.paths)
     to_disk(facts, ledger, store)
     return KeyIndex(facts, ledger, sweeper)
@@ -148,7 +154,7 @@ def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callab
     if profile:
         checks, name = load_checks(bench, profile)
         stream, raw = keyfacts.list_source(checks)
-        return index_key(bench, raw), stream, name
+        return index_key(bench, raw, profile=profile), stream, name
     _, name = load_checks_header(bench)
     stream, _ = keyfacts.key_source(bench.checks_path)
     paths = (bench.checks_path, bench.ledger_path) if bench.ledger_path.is_file() else (bench.checks_path,)

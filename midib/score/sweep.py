@@ -47,7 +47,26 @@ _UIDISH = re.compile(r"[0-9.]{8,}")
 _NUMERIC_VRS = frozenset({"DS", "IS", "TM", "AS", "DA", "DT", "US", "SS", "UL", "SL", "FL", "FD"})
 #: where a date can be written: its own VRs, free text, unknown bytes, file names ("")
 _DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN", "UN", "OB", ""})
-_SKIP_KINDS = ("time", "age", "sex", "weight", "size", "height", "geometry")
+#: kinds never searched, matched as whole ``_``-separated words of the kind (a substring test
+#: skipped ``acquisition_datetime``, ``contribution_date_time`` for their "time", and would
+#: skip any ``image_...`` kind for its "age")
+_SKIP_KINDS = frozenset({"time", "age", "sex", "weight", "size", "height", "geometry"})
+#: words that make a kind with "time" a date-time (swept as a date), not a time of day
+_DATE_WORDS = frozenset({"date", "datetime"})
+
+
+def skipped_kind(kind: str, value: str = "") -> bool:
+    """True for values the sweep does not search by their kind: times of day (not identifiers
+    under HIPAA Safe Harbor), patient characteristics, geometry. A date-time kind
+    (``contribution_date_time``) is searched when its value holds a date (then only as a date:
+    its time digits are never searched as words)."""
+    tokens = set(kind.lower().split("_"))
+    skip = tokens & _SKIP_KINDS
+    if not skip:
+        return False
+    if skip == {"time"} and tokens & _DATE_WORDS:
+        return dicom_date(value) is None
+    return True
 
 
 MEMO_SIZE = 20_000
@@ -88,7 +107,7 @@ class Sweeper:
         """Index one ledger entry if it is sweepable PHI the key does not keep."""
         if e.role != "phi" or e.channel in ("pixel", "overlay") or not e.value:
             return
-        if e.id in self.kept_ids or any(k in e.kind for k in _SKIP_KINDS):
+        if e.id in self.kept_ids or skipped_kind(e.kind, e.value):
             return
         if norm_text(e.value) in self.kept_values:
             return

@@ -43,8 +43,14 @@ def uid_changed(check: Check, observed: Observed) -> Verdict:
 
 def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], what: str,
                 shown: str) -> Verdict:
+    """One consistent replacement for ``original``; the reason names what the tool did, so an
+    emptied value (Z) is not reported as "not mapped" (it fails all the same: the profile asks
+    for a consistent pseudonym)."""
     if not values:
         return Verdict.fail(f"{what} removed")
+    if not any(v.strip() for v in values):
+        return Verdict.fail(f"{what} emptied (zero-length); a consistent replacement is expected",
+                            shown)
     if values[0] == original:
         # mapping a value to itself is "consistent" but is no de-identification at all
         return Verdict.fail(f"{what} not replaced: still the original", shown)

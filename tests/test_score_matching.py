@@ -330,6 +330,13 @@ def test_thumbnails_on_an_executor_are_cached_and_prefetched(tmp_path: Path, mon
         raise AssertionError("sources' thumbnails computed again despite a warm cache")
     monkeypatch.setattr(fingerprint, "thumbnails_unit", must_not_run)
     assert pair_all() == first and first["1.2.3.1"] == "a.dcm" and "b.dcm" not in first.values()
+    # on disk, read by instance (held whole they grew the parent by ~5 KB a source), and only
+    # the last SOURCE_MEMO asked for are kept: the same pairs with a memory of one
+    from midib.score.diskmap import DiskMap
+    stored = fingerprint.source_thumbnails(InlineExecutor(), bench, sources, {}).of_sources()
+    assert isinstance(stored, DiskMap) and sorted(stored) == sorted(sources)
+    monkeypatch.setattr(fingerprint, "SOURCE_MEMO", 1)
+    assert pair_all() == first
 
 
 def test_a_reused_uid_on_another_matrix_is_not_its_source(tmp_path: Path) -> None:

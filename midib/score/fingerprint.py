@@ -25,7 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
 import numpy as np
@@ -240,22 +241,40 @@ class Thumbnails:
     def _units(self, items: list) -> list[list]:
         return [items[k:k + self.unit] for k in range(0, len(items), self.unit)]
 
-    def of_sources(self) -> dict[str, Optional[SourceThumb]]:
-        from midib import cache
+    def of_sources(self) -> Mapping[str, Optional[SourceThumb]]:
+        """Every source's thumbnail, on disk (:mod:`midib.score.diskmap`, ~5 KB a source: held
+        whole in memory they were 50 MB at `medium`, 260 at `midi-b`), read by instance."""
+        from uuid import uuid4
 
-        def compute() -> dict[str, Optional[SourceThumb]]:
-            order = sorted(self.sources)
-            items = [(str(self.sources[i]), self.boxes.get(i, [])) for i in order]
-            done = self.ex.map(thumbnails_unit, self._units(items))
-            return dict(zip(order, (t for unit in done for t in unit)))
+        from midib import cache
+        from midib.score import diskmap
         bench = self.bench
         files = tuple(p for p in (bench.checks_path, bench.manifest_path) if p.is_file())
         tag = json.dumps([str(bench.input_dir.resolve()), sorted(self.boxes.items())])
-        return cache.cached("score-thumbs", files, compute, extra=hashlib.sha256(tag.encode()).hexdigest())
+        extra = hashlib.sha256(tag.encode()).hexdigest()
+
+        def thumbs() -> Iterator[tuple[str, Optional[SourceThumb]]]:  # computed again on a retry
+            order = sorted(self.sources)
+            items = [(str(self.sources[i]), self.boxes.get(i, [])) for i in order]
+            done = self.ex.map(thumbnails_unit, self._units(items))
+            return zip(order, (t for unit in done for t in unit))
+
+        def compute() -> Mapping[str, Optional[SourceThumb]]:
+            maps = diskmap.write_first((cache.sidecar("score-thumbs", files, ".db", extra=extra),
+                                        diskmap.scratch_dir() / f"thumbs-{uuid4().hex}.db"),
+                                       lambda: {"thumbs": thumbs()})
+            return maps["thumbs"] if maps is not None else dict(thumbs())  # no disk: in memory
+        return cache.cached("score-thumbs", files, compute, extra=extra, valid=_usable)
 
     def of_outputs(self, root: Path, files: list[str]) -> dict[str, Optional[Grid]]:
         done = self.ex.map(grids_unit, [(str(root), u) for u in self._units(files)])
         return dict(zip(files, (g for unit in done for g in unit)))
+
+
+def _usable(found: Any) -> bool:
+    """A cached map of thumbnails is usable unless its file on disk has gone."""
+    usable = getattr(found, "usable", None)
+    return usable() if usable is not None else isinstance(found, Mapping)
 
 
 def source_thumbnails(ex: Any, bench: Any, sources: dict[str, Path],
@@ -266,6 +285,9 @@ def source_thumbnails(ex: Any, bench: Any, sources: dict[str, Path],
 
 #: output grids read ahead, in parallel, while content matching walks the outputs
 PREFETCH_WINDOW = 512
+#: source thumbnails kept in memory while matching (~5 KB each), the most recently asked for
+SOURCE_MEMO = 2048
+_MISSING = object()
 
 
 class _Remembered(dict):
@@ -298,7 +320,8 @@ class PixelFingerprint:
         # candidate it weighs, so each is read once and kept while this object lives
         self.boxes = boxes if isinstance(boxes, dict) else _Remembered(boxes)
         self._thumbs = thumbs
-        self._src: dict[str, Optional[SourceThumb]] = {}
+        self._src: OrderedDict[str, Optional[SourceThumb]] = OrderedDict()   # the last asked
+        self._all_src: Optional[Mapping[str, Optional[SourceThumb]]] = None
         self._grids: dict[str, Optional[Grid]] = {}
         self._queue: list[str] = []
         self._at: dict[str, int] = {}
@@ -322,11 +345,25 @@ class PixelFingerprint:
         return self._grids[out_file]
 
     def _source(self, instance: str) -> Optional[SourceThumb]:
-        if self._thumbs is not None and not self._src:  # all at once (cached), on first need
-            self._src.update(self._thumbs.of_sources())
-        if instance not in self._src:
-            self._src[instance] = source_thumb(self.sources[instance], self.boxes.get(instance, []))
-        return self._src[instance]
+        """A source's thumbnail: from the computed set (made on first need, then read by
+        instance), the last :data:`SOURCE_MEMO` kept: outputs come series by series, and a
+        series' sources are weighed against each of its outputs."""
+        found = self._src.get(instance, _MISSING)
+        if found is not _MISSING:
+            self._src.move_to_end(instance)
+            return found  # type: ignore[return-value]
+        if self._thumbs is not None and self._all_src is None:
+            self._all_src = self._thumbs.of_sources()
+        try:
+            if self._all_src is None:
+                raise KeyError(instance)
+            found = self._all_src[instance]
+        except KeyError:
+            found = source_thumb(self.sources[instance], self.boxes.get(instance, []))
+        self._src[instance] = found  # type: ignore[assignment]
+        if len(self._src) > SOURCE_MEMO:
+            self._src.popitem(last=False)
+        return found  # type: ignore[return-value]
 
     def _source_thumb(self, instance: str) -> Optional[np.ndarray]:
         found = self._source(instance)

@@ -10,7 +10,9 @@ from midib.score.verdict import Verdict
 
 @register("deid_recorded")
 def deid_recorded(check: Check, observed: Observed) -> Verdict:
-    """PatientIdentityRemoved=YES, DeidentificationMethod and codes matching the profile."""
+    """PatientIdentityRemoved=YES and the method recorded (its text or its code sequence): the
+    codes say what the tool did, so the profile's options are not required among them (a code
+    claiming what was not done fails ``deid_truthful``)."""
     if observed.record is None:
         return Verdict.fail("no output matched")
     return deid_verdict(observed.record, list(check.expected.get("options", [])))

@@ -159,6 +159,48 @@ def test_documents_without_pixels_tie_broken_by_their_wording(tmp_path: Path) ->
     assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "r.dcm"}
 
 
+def _reports(root: Path, texts: list[str]) -> dict[str, Path]:
+    """Reports of one template (no pixels, no geometry), one per text, in folders of their own."""
+    sources = {}
+    for i, text in enumerate(texts):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+        ds.SOPInstanceUID, ds.ImageComments = f"1.2.3.{i + 1}", text
+        for kw in ("Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient", "InstanceNumber"):
+            delattr(ds, kw)
+        path = root / "src" / f"study{i}" / "report.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path)
+        sources[ds.SOPInstanceUID] = path
+    return sources
+
+
+def test_a_rewritten_report_in_its_source_place_is_paired_by_path(tmp_path: Path) -> None:
+    """Every word and UID of the report rewritten: content cannot choose between the two reports
+    of the template, but the output sits where exactly one source sits (folders and name)."""
+    sources = _reports(tmp_path, ["no acute fracture seen alignment normal",
+                                  "large pleural effusion on the left side"])
+    for where in ("study1/report.dcm", "elsewhere/report.dcm"):
+        _strip_uids(sources["1.2.3.2"], tmp_path / "out" / where)
+        ds = pydicom.dcmread(tmp_path / "out" / where)
+        ds.ImageComments = "ANONYMIZED"
+        ds.save_as(tmp_path / "out" / where, enforce_file_format=False)
+    result = match_outputs(records(tmp_path / "out"), sources, {}, PixelFingerprint(tmp_path / "out", sources, {}))
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "study1/report.dcm"}
+    assert result.method == {"1.2.3.2": "path"} and result.extra_outputs == ["elsewhere/report.dcm"]
+
+
+def test_a_bare_file_name_is_no_evidence_of_the_source(tmp_path: Path) -> None:
+    """Only one source is named report.dcm, but an output with no folder proves nothing by it."""
+    sources = _reports(tmp_path, ["alpha beta gamma", "delta epsilon zeta"])
+    sources["1.2.3.1"] = sources["1.2.3.1"].rename(sources["1.2.3.1"].with_name("first.dcm"))
+    _strip_uids(sources["1.2.3.2"], tmp_path / "out" / "report.dcm")
+    ds = pydicom.dcmread(tmp_path / "out" / "report.dcm")
+    ds.ImageComments = "ANONYMIZED"
+    ds.save_as(tmp_path / "out" / "report.dcm", enforce_file_format=False)
+    result = match_outputs(records(tmp_path / "out"), sources, {}, PixelFingerprint(tmp_path / "out", sources, {}))
+    assert result.pairs == {} and result.extra_outputs == ["report.dcm"], result.method
+
+
 # --- a unique candidate is confirmed by pixels when the output has any -----------------------
 
 def _one_source(root: Path, pixels: np.ndarray | None = None, number: int = 1,

@@ -164,6 +164,9 @@ class Matcher:
             _match_by_content(result, pending, self.source_records(), fingerprint)
         if self.named:
             _fall_back_to_names(result, self.named, {r.file: r for r in pending})
+        if pending and result.extra_outputs:
+            _fall_back_to_paths(result, {r.file: r for r in pending}, self.sources,
+                                self.source_records(), fingerprint)
         result.unmatched_inputs = sorted(set(self.sources) - set(result.pairs))
         self.pending, self.named = [], {}
         return result
@@ -194,6 +197,33 @@ def _fall_back_to_names(result: MatchResult, named: dict[str, tuple[str, str]],
         if old not in result.pairs:
             result.extra_outputs.remove(file)
             _claim(result, old, pending[file], method)
+
+
+def _fall_back_to_paths(result: MatchResult, pending: dict[str, OutputRecord],
+                        sources: Mapping[str, Path], records: Mapping[str, OutputRecord],
+                        fingerprint: Optional[Fingerprinter]) -> None:
+    """An output content could not pair, at the same relative path (folders and name) as the
+    one unpaired source whose path ends so, goes to that source unless its header (matrix, SOP
+    class) or pixels contradict it: a report whose every word and UID a tool rewrote, kept in
+    its source's place, is judged, not counted missing (its checks then fail or pass on what it
+    holds). A bare file name is no evidence: tools number their outputs."""
+    left = [f for f in result.extra_outputs if f in pending and "/" in f]
+    if not left:
+        return
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for inst, path in sources.items():
+        if inst not in result.pairs:
+            by_name[path.name].append(inst)
+    for file in left:
+        tail = "/" + file
+        found = [i for i in by_name.get(file.rpartition("/")[2], ()) if sources[i].as_posix().endswith(tail)]
+        if len(found) != 1 or found[0] in result.pairs:
+            continue
+        inst, rec = found[0], pending[file]
+        if _contradicts(rec, records.get(inst)) or _refuted(fingerprint, rec, inst):
+            continue
+        result.extra_outputs.remove(file)
+        _claim(result, inst, rec, "path")
 
 
 def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -> None:

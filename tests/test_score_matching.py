@@ -413,3 +413,32 @@ def test_a_cropped_output_keeping_its_uid_is_still_paired(tmp_path: Path) -> Non
     result = match_outputs(records(tmp_path / "out"), {"1.2.3.1": src}, {}, fp)
     assert result.pairs["1.2.3.1"].file == "x.dcm" and result.method["1.2.3.1"] == "uid"
     assert result.extra_outputs == [] and result.unmatched_inputs == []
+
+
+def test_a_stored_matcher_reads_waiting_outputs_back_and_pairs_the_same(tmp_path: Path) -> None:
+    """With ``stored``, outputs waiting for content keep only their file name (read back from
+    the record store at the end, as the scorer's observe phase stored them): same pairs, same
+    extras, and every pair slimmed to its file."""
+    from midib.score.matching import Matcher
+    from midib.score.workunits import SlimRecord
+    sources = write_sources(tmp_path)
+    out, box = tmp_path / "out", [0, 0, 40, 12]
+    deidentified(sources["1.2.3.2"], out / "a.dcm", "2.25.1", box)
+    deidentified(sources["1.2.3.1"], out / "b.dcm", "2.25.2", box)
+    _rewrite(sources["1.2.3.1"], out / "c.dcm", pixels=_other_image())
+    recs = records(out)
+
+    def matched(stored: bool):
+        matcher = Matcher(sources, {}, slim=lambda r: SlimRecord(r), stored=stored)
+        for rec in recs:
+            matcher.add(rec)
+        assert (matcher.pending == []) == stored and len(matcher.pending_files) == (3 if stored else 0)
+        fp = PixelFingerprint(out, sources, {i: [box] for i in sources})
+        return matcher.finish(fp, {r.file: r for r in recs} if stored else None)
+    kept, stored = matched(False), matched(True)
+    assert {i: r.file for i, r in stored.pairs.items()} == {i: r.file for i, r in kept.pairs.items()} \
+        == {"1.2.3.2": "a.dcm", "1.2.3.1": "b.dcm"}
+    assert stored.extra_outputs == kept.extra_outputs == ["c.dcm"] and stored.method == kept.method
+    assert all(isinstance(r, SlimRecord) for r in stored.pairs.values())
+    with pytest.raises(ValueError, match="needs the outputs' records"):
+        Matcher(sources, {}, stored=True).finish(None)

@@ -29,7 +29,7 @@ nothing is scored twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -56,6 +56,8 @@ class MatchResult:
     duplicate_outputs: list[dict[str, str]] = field(default_factory=list)
     unreadable_outputs: list[dict[str, str]] = field(default_factory=list)  # not DICOM, corrupt
     rejected_outputs: list[dict[str, str]] = field(default_factory=list)    # links out, devices
+    #: what a pair keeps of its output's record while matching runs (None: all of it)
+    keep: Optional[Callable[[OutputRecord], OutputRecord]] = field(default=None, repr=False, compare=False)
 
     def methods_used(self) -> str:
         used = sorted(set(self.method.values()))
@@ -122,16 +124,22 @@ class Matcher:
     claimed as it arrives and only its file name is kept (``slim``): a tool that keeps UIDs, or
     a submission with a mapping CSV, never has every output's matching view in memory at once.
     The others wait for :meth:`finish` (content, then pixels), in arrival order, as before.
+    With ``stored`` (the caller hands :meth:`finish` a store of the outputs' records, read
+    back by file), a waiting output keeps only its file name too, and any output paired is
+    slimmed: a tool that renames every UID (dicognito) held every output's view, ~1.3 KB each.
     """
 
     def __init__(self, sources: Mapping[str, Path], new_to_old: dict[str, str],
                  reader: SourceReader = read_sources,
-                 slim: Optional[Callable[[OutputRecord], OutputRecord]] = None) -> None:
+                 slim: Optional[Callable[[OutputRecord], OutputRecord]] = None,
+                 stored: bool = False) -> None:
         self.sources, self.new_to_old, self.reader = sources, new_to_old, reader
         self.slim = slim if slim is not None else (lambda rec: rec)
+        self.stored = stored
         self.result = MatchResult()
         self.named: dict[str, tuple[str, str]] = {}  # pending output file -> (the source its UID names, how)
         self.pending: list[OutputRecord] = []
+        self.pending_files: list[str] = []            # with ``stored``: the waiting outputs
         self._src: Optional[Mapping[str, OutputRecord]] = None
 
     def source_records(self) -> Mapping[str, OutputRecord]:
@@ -155,21 +163,62 @@ class Matcher:
                 _claim(self.result, old, self.slim(rec), method)
                 return
             self.named[rec.file] = (old, method)
-        self.pending.append(rec)
+        if self.stored:
+            self.pending_files.append(rec.file)
+        else:
+            self.pending.append(rec)
 
-    def finish(self, fingerprint: Optional[Fingerprinter] = None) -> MatchResult:
-        """Pair what is left by content and pixels; list the sources nothing claimed."""
-        result, pending = self.result, self.pending
+    def finish(self, fingerprint: Optional[Fingerprinter] = None,
+               records: Optional[Mapping[str, OutputRecord]] = None) -> MatchResult:
+        """Pair what is left by content and pixels; list the sources nothing claimed.
+        ``records``: file -> stored record, where the waiting outputs are read back from
+        (required when the matcher was made ``stored``)."""
+        result = self.result
+        if self.stored:
+            if records is None:
+                raise ValueError("a stored Matcher needs the outputs' records to finish")
+            views = _Views(self.pending_files, records)
+            pending: Sequence[OutputRecord] | _Views = views
+            by_file: Mapping[str, OutputRecord] = views
+            result.keep = self.slim   # pairs keep the file only, as the outputs claimed by UID do
+        else:
+            pending, by_file = self.pending, {r.file: r for r in self.pending}
         if pending:
             _match_by_content(result, pending, self.source_records(), fingerprint)
         if self.named:
-            _fall_back_to_names(result, self.named, {r.file: r for r in pending})
+            _fall_back_to_names(result, self.named, by_file)
         if pending and result.extra_outputs:
-            _fall_back_to_paths(result, {r.file: r for r in pending}, self.sources,
-                                self.source_records(), fingerprint)
+            _fall_back_to_paths(result, by_file, self.sources, self.source_records(), fingerprint)
+        result.keep = None
         result.unmatched_inputs = sorted(set(self.sources) - set(result.pairs))
-        self.pending, self.named = [], {}
+        self.pending, self.pending_files, self.named = [], [], {}
         return result
+
+
+class _Views(Mapping[str, OutputRecord]):
+    """The waiting outputs' matching views, read back from the record store one at a time, in
+    arrival order (iteration) or by file (look-up): never all in memory."""
+
+    def __init__(self, files: list[str], records: Mapping[str, OutputRecord]) -> None:
+        self.files, self.records, self._set = files, records, frozenset(files)
+        self._keys = frozenset(FEATURE_PATHS)
+
+    def __getitem__(self, file: str) -> OutputRecord:
+        if file not in self._set:
+            raise KeyError(file)
+        return self.records[file].trimmed(self._keys)   # what matching saw as the output arrived
+
+    def __contains__(self, file: object) -> bool:
+        return file in self._set
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def records_in_order(self) -> Iterator[OutputRecord]:
+        return (self[f] for f in self.files)
 
 
 def _readable(rec: OutputRecord) -> bool:
@@ -188,7 +237,7 @@ def _contradicts(rec: OutputRecord, src: Optional[OutputRecord]) -> bool:
 
 
 def _fall_back_to_names(result: MatchResult, named: dict[str, tuple[str, str]],
-                        pending: dict[str, OutputRecord]) -> None:
+                        pending: Mapping[str, OutputRecord]) -> None:
     """An output whose UID or mapping row was contradicted, that content could not pair either,
     still goes to the source so named when no other output took it: a tool that crops an image
     (an ultrasound banner) changes its matrix but keeps its UID, and is judged, not dropped."""
@@ -199,7 +248,7 @@ def _fall_back_to_names(result: MatchResult, named: dict[str, tuple[str, str]],
             _claim(result, old, pending[file], method)
 
 
-def _fall_back_to_paths(result: MatchResult, pending: dict[str, OutputRecord],
+def _fall_back_to_paths(result: MatchResult, pending: Mapping[str, OutputRecord],
                         sources: Mapping[str, Path], records: Mapping[str, OutputRecord],
                         fingerprint: Optional[Fingerprinter]) -> None:
     """An output content could not pair, at the same relative path (folders and name) as the
@@ -231,11 +280,16 @@ def _claim(result: MatchResult, instance: str, rec: OutputRecord, method: str) -
         result.duplicate_outputs.append({"file": rec.file, "instance": instance,
                                          "scored": result.pairs[instance].file})
         return
-    result.pairs[instance] = rec
+    result.pairs[instance] = result.keep(rec) if result.keep is not None else rec
     result.method[instance] = method
 
 
-def _match_by_content(result: MatchResult, pending: list[OutputRecord],
+def _in_order(pending: "Sequence[OutputRecord] | _Views") -> Iterable[OutputRecord]:
+    """The waiting outputs' records in arrival order (read back one by one when stored)."""
+    return pending.records_in_order() if isinstance(pending, _Views) else pending
+
+
+def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _Views",
                       sources: Mapping[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
     """Stage 3: the still unpaired sources' features (headers only) against each output's."""
     # the sources not paired yet, read one at a time when indexed
@@ -253,8 +307,8 @@ def _match_by_content(result: MatchResult, pending: list[OutputRecord],
     loose = (False,) * len(STRICT)
     prefetch = getattr(fingerprint, "prefetch", None)
     if prefetch is not None:  # every image about to be confirmed, read in parallel
-        prefetch([r.file for r in pending if any(v.strip() for v in _values(r, LOOSE[0]))])
-    for rec in pending:
+        prefetch([r.file for r in _in_order(pending) if any(v.strip() for v in _values(r, LOOSE[0]))])
+    for rec in _in_order(pending):
         mask = _present(rec)
         candidates, method = lookup(rec, mask), "content"
         if not candidates:  # InstanceNumber or geometry changed: size and class, then pixels

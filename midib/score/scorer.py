@@ -230,11 +230,12 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
         reader = source_reader(ex, bench, sources)
         thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
-        matcher = Matcher(sources, {n: o for o, n in uid_csv.items()}, reader, slim=_file_only)
+        matcher = Matcher(sources, {n: o for o, n in uid_csv.items()}, reader, slim=_file_only,
+                          stored=True)   # outputs left for content are read back from ``full``
         units = workunits.file_units(files)
         full, whole = _observed(ex, units, spill, matcher.add)  # outputs named by UID paired as read
         clock.lap("observe")
-        match = matcher.finish(PixelFingerprint(run.output_root, sources, facts.boxes, thumbs))
+        match = matcher.finish(PixelFingerprint(run.output_root, sources, facts.boxes, thumbs), full)
         maps = _maps(match, full, facts, ledger, uid_csv, pid_csv)
         match.rejected_outputs = rejected
         claimed = {rec.file for rec in match.pairs.values()}  # the unreadable are swept too

@@ -432,3 +432,18 @@ def test_unreadable_and_non_dicom_files_are_swept(bench: Path, tmp_path: Path) -
     assert (found[found.output_file == "out/DOE JOHN notes.txt"].path == "").any()
     assert {u["file"] for u in result.match.unreadable_outputs} >= {"out/README.txt", "out/DOE JOHN notes.txt"}
     assert rows[rows.source == "key"].passed.all()   # the real outputs are still judged as before
+
+
+def test_an_earlier_score_in_a_plain_folder_is_not_scored_as_output(bench: Path, tmp_path: Path) -> None:
+    """A plain folder scored once by default (RUN/score), then again with --out elsewhere: its
+    results.csv quotes every planted value and would read as one long leak; it is reported as
+    rejected, and both scores agree."""
+    run = make_run(bench, tmp_path / "twice", deidentify)
+    assert main(["score", str(bench), str(run), "--no-ocr", "--no-conformance"]) == 0
+    first = json.loads((run / "score" / "summary.json").read_text())
+    out = tmp_path / "elsewhere"
+    assert main(["score", str(bench), str(run), "--no-ocr", "--no-conformance", "--out", str(out)]) == 0
+    second = json.loads((out / "summary.json").read_text())
+    assert second["overall"] == first["overall"] and first["overall"]["percent"] == 100.0
+    rejected = {r["file"] for r in second["matching"]["rejected_outputs"]}
+    assert rejected == {"score/results.csv", "score/results.parquet", "score/summary.json"}

@@ -119,14 +119,38 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
             if link:
                 rejected.append({"file": path.relative_to(root).as_posix(),
                                  "reason": "symbolic link to a folder (not followed)"})
+        earlier = _earlier_score(here, root, filenames)
         for name in filenames:
             path = here / name
             rel = path.relative_to(root).as_posix()
-            if reason := _rejection(path, top):
+            if name in earlier:
+                rejected.append({"file": rel, "reason": "an earlier midib score of this folder (not an output)"})
+            elif reason := _rejection(path, top):
                 rejected.append({"file": rel, "reason": reason})
             else:
                 files.append(rel)
     return sorted(files), sorted(rejected, key=lambda r: r["file"])
+
+
+#: what `midib score` writes in its score folder (the default one of a plain folder is RUN/score)
+_SCORE_FILES = frozenset({"results.csv", "results.parquet", "summary.json"})
+
+
+def _earlier_score(here: Path, root: Path, names: list[str]) -> frozenset[str]:
+    """The score files of an earlier `midib score` of a plain folder (its default score folder,
+    ROOT/score, whose summary.json says so), or none. Scored once by default, then again with
+    --out elsewhere, the folder held results.csv, which quotes every planted value: read as an
+    output it would be one long leak. They are reported as rejected, never silently skipped."""
+    if "summary.json" not in names or here.parent != root or here.name != "score":
+        return frozenset()
+    try:
+        with open(here / "summary.json", "rb") as f:
+            summary = json.loads(f.read(1 << 22))
+    except (OSError, ValueError, RecursionError):
+        return frozenset()
+    if not isinstance(summary, dict) or summary.get("format") != "midib-score":
+        return frozenset()
+    return _SCORE_FILES.intersection(names)
 
 
 def _resolved(path: Path) -> Optional[Path]:

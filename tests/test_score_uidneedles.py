@@ -68,3 +68,20 @@ def test_sweeper_finds_a_planted_uid_only_for_its_patient() -> None:
     needle = sweeper.needle("u:" + UIDS[3])
     assert (needle.text, needle.whole, needle.kind, needle.patients) == (UIDS[3], UIDS[3], "sop_uid", ("P1",))
     assert sweeper.needle("u:9.9.9") is None
+
+
+def test_uid_needles_are_rebuilt_once_and_the_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leaky output's UIDs are asked about several times each (relevant hits, then rows):
+    the needle is rebuilt once; the memo is emptied when full, never grows past its size."""
+    from midib.score import sweep
+    sweeper = Sweeper()
+    for n, uid in enumerate(UIDS[:30]):
+        sweeper.uids.add(uid, "sop_uid", "uids", f"P{n % 2}")
+    sweeper.freeze()
+    first = sweeper.needle("u:" + UIDS[4])
+    assert sweeper.needle("u:" + UIDS[4]) is first and first.patients == ("P0",)
+    assert sweeper.needle("u:9.9.9") is None and sweeper.needle("u:9.9.9") is None
+    monkeypatch.setattr(sweep, "MEMO_SIZE", 5)
+    found = [sweeper.needle("u:" + uid) for uid in UIDS[:30]]
+    assert [n.text for n in found] == UIDS[:30] and len(sweeper.uid_memo) <= 5
+    assert pickle.loads(pickle.dumps(sweeper)).needle("u:" + UIDS[7]).whole == UIDS[7]

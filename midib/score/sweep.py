@@ -70,6 +70,7 @@ def skipped_kind(kind: str, value: str = "") -> bool:
 
 
 MEMO_SIZE = 20_000
+_NO_NEEDLE = object()
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class Sweeper:
     kept_ids: set[str] = field(default_factory=set)        # only while indexing
     kept_values: set[str] = field(default_factory=set)
     memo: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    uid_memo: dict[str, Needle | None] = field(default_factory=dict, repr=False)  # rebuilt UID needles
 
     def keep(self, check: Check) -> None:
         """Note a retention check: its ledger values must not be searched."""
@@ -121,11 +123,15 @@ class Sweeper:
     def needle(self, nid: str) -> Needle | None:
         """The needle a hit names (UID needles are rebuilt from their packed facts)."""
         if nid.startswith(UID_PREFIX):
-            facts = self.uids.facts(nid[len(UID_PREFIX):])
-            if facts is None:
-                return None
-            uid = nid[len(UID_PREFIX):]
-            return Needle(uid, facts.kind, facts.phi_class, facts.patients, uid)
+            found = self.uid_memo.get(nid, _NO_NEEDLE)
+            if found is _NO_NEEDLE:  # a leaky output's UIDs are asked about several times each
+                if len(self.uid_memo) >= MEMO_SIZE:
+                    self.uid_memo.clear()
+                uid = nid[len(UID_PREFIX):]
+                facts = self.uids.facts(uid)
+                found = self.uid_memo[nid] = (None if facts is None else
+                                              Needle(uid, facts.kind, facts.phi_class, facts.patients, uid))
+            return found  # type: ignore[return-value]
         return self.needles.get(nid)
 
     def __call__(self, text: str, vr: str, where: str) -> list[tuple[str, str]]:

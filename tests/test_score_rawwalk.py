@@ -258,3 +258,23 @@ def test_a_file_of_zeros_is_not_handed_to_pydicom(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(observation.pydicom, "dcmread", lambda *a, **k: pytest.fail("read by pydicom"))
     rec = observe(tmp_path / "zeros.dcm", "zeros.dcm", frozenset(), lambda *a: [])
     assert rec.error.startswith("not a DICOM file: no preamble")
+
+
+def test_only_pixel_data_that_ends_the_file_is_left_out_of_the_byte_sweep(tmp_path: Path) -> None:
+    """The PixelData tag's bytes with a made-up length placed before some text must not hide
+    it; real pixel data (its value running to the end of the file) is left out."""
+    from midib.score.observation import without_pixel_data
+    fake = b"junk " + b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\x7f" + b"DOE^JOHN MRN123456 " * 3
+    assert without_pixel_data(fake) == fake
+    real = b"header DOE^JOHN " + b"\xe0\x7f\x10\x00OB\x00\x00" + (8).to_bytes(4, "little") + b"PIXELS!!"
+    assert without_pixel_data(real) == b"header DOE^JOHN "
+    encapsulated = b"head " + b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff" + b"frag" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    assert without_pixel_data(encapsulated) == b"head "
+
+
+def test_zeros_after_a_preamble_are_not_handed_to_pydicom(tmp_path: Path, monkeypatch) -> None:
+    from midib.score import observation
+    (tmp_path / "z.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 8192)
+    monkeypatch.setattr(observation.pydicom, "dcmread", lambda *a, **k: pytest.fail("read by pydicom"))
+    rec = observe(tmp_path / "z.dcm", "z.dcm", frozenset(), lambda *a: [])
+    assert rec.error.startswith("not a DICOM dataset: zeros")

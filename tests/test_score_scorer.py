@@ -447,3 +447,42 @@ def test_an_earlier_score_in_a_plain_folder_is_not_scored_as_output(bench: Path,
     assert second["overall"] == first["overall"] and first["overall"]["percent"] == 100.0
     rejected = {r["file"] for r in second["matching"]["rejected_outputs"]}
     assert rejected == {"score/results.csv", "score/results.parquet", "score/summary.json"}
+
+
+def test_a_file_merely_named_like_an_earlier_score_is_scored(bench: Path, tmp_path: Path) -> None:
+    """A planted score/summary.json saying midib-score does not hide a results.csv that is not
+    one (a copy of an input there is a leak); a FIFO named summary.json does not hang the walk;
+    and the default score folder refuses to replace files it did not write."""
+    run = make_run(bench, tmp_path / "planted", deidentify)
+    (run / "score").mkdir()
+    (run / "score" / "summary.json").write_text('{"format": "midib-score"}')
+    shutil.copy(sorted((bench / "input").rglob("*.dcm"))[0], run / "score" / "results.csv")
+    rows, _ = score(bench, run)
+    assert (~rows[rows.output_file == "score/results.csv"].passed).any()
+    assert main(["score", str(bench), str(run), "--no-ocr", "--no-conformance"]) == 2
+    fifo = make_run(bench, tmp_path / "fifo", deidentify)
+    (fifo / "score").mkdir()
+    os.mkfifo(fifo / "score" / "summary.json")
+    rows, result = score(bench, fifo)
+    assert rows[rows.source == "key"].passed.all()
+    assert {r["file"] for r in result.match.rejected_outputs} == {"score/summary.json"}
+
+
+def test_names_of_rejected_entries_and_a_kept_original_patient_id_fail(bench: Path, tmp_path: Path) -> None:
+    """A dangling link named after the patient is never read, but its name leaks; a PatientID
+    holding the pseudonym and the original MRN is no replacement; a name that is not UTF-8
+    reaches summary.json as an escape, never a crash."""
+    def both_ids(ds: Dataset) -> None:
+        deidentify(ds)
+        ds.PatientID = ["P1", PID]
+    run = make_run(bench, tmp_path / "rej", both_ids)
+    os.symlink("/nonexistent", run / "out" / "DOE JOHN.dcm")
+    (run / "out" / b"bad\xff.txt".decode("utf-8", "surrogateescape")).write_bytes(b"nothing here")
+    rows, _ = score(bench, run)
+    named = rows[(rows.output_file == "out/DOE JOHN.dcm") & ~rows.passed]
+    assert named.reason.str.contains("DOE").any()
+    patid = rows[rows.action == "patid_consistent"]
+    assert len(patid) == 2 and not patid.passed.any() and patid.reason.str.contains("still holds").all()
+    out = tmp_path / "rej-score"
+    assert main(["score", str(bench), str(run), "--no-ocr", "--no-conformance", "--out", str(out)]) == 0
+    assert "\\udcff" in (out / "summary.json").read_text() and json.loads((out / "summary.json").read_text())

@@ -119,3 +119,16 @@ def test_a_name_needs_two_parts_or_a_part_and_an_initial(text: str, leak: bool) 
     sweeper = build_sweeper([entry("operator_name", "BROWN^DEBRA^F", "PN", phi_class="names")], [])
     hits = [(nid, "(0008,1050)", text) for nid, _ in sweeper(text, "PN", "(0008,1050)")]
     assert bool(relevant_hits(hits, sweeper, "P1")) is leak
+
+
+def test_another_patient_s_identifiers_count_but_not_their_names_or_dates() -> None:
+    """P1's output holding P2's MRN is a leak; P2's name may be a tool's random dummy and P2's
+    birth date a shift of P1's dates by chance: neither counts against P1."""
+    ledger = LEDGER + [entry("patient_name", "ROE^JANE", "PN", patient="P2", phi_class="names"),
+                       entry("patient_id", "MRN9876543", patient="P2")]
+    sweeper = build_sweeper(ledger, KEY)
+    hits = [(n, "(0020,4000)", t) for n, t in sweeper("Roe, Jane MRN9876543 seen 1981-11-11", "LT", "(0020,4000)")]
+    kept = {sweeper.needle(n).whole for n, _, _ in relevant_hits(hits, sweeper, "P1")}
+    assert kept == {"MRN9876543"}
+    assert {sweeper.needle(n).whole for n, _, _ in relevant_hits(hits, sweeper, "P2")} == \
+        {"ROE^JANE", "MRN9876543", "19811111"}

@@ -53,7 +53,9 @@ def test_a_uid_of_several_patients_keeps_them_all_and_survives_pickle() -> None:
     assert again.facts("1.2.3.4").patients == ("P1", "P2") and "1.2.3.5" in again
 
 
-def test_sweeper_finds_a_planted_uid_only_for_its_patient() -> None:
+def test_sweeper_finds_a_planted_uid_in_any_patient_s_output() -> None:
+    """Another patient's original UID inside this patient's output is a leak too (only dates
+    are taken for another patient's by chance: a shifted date may equal a birth date)."""
     sweeper = Sweeper()
     for n, uid in enumerate(UIDS[:20]):
         sweeper.add_entry(LedgerEntry(id=f"e{n}", role="phi", channel="uid", kind="sop_uid",
@@ -64,7 +66,7 @@ def test_sweeper_finds_a_planted_uid_only_for_its_patient() -> None:
     text = f"see {UIDS[3]} in the report"
     hits = [(nid, "(0040,A160)", found) for nid, found in sweeper(text, "UT", "(0040,A160)")]
     assert [nid for nid, _, _ in hits] == ["u:" + UIDS[3]]
-    assert relevant_hits(hits, sweeper, "P1") == hits and relevant_hits(hits, sweeper, "P0") == []
+    assert relevant_hits(hits, sweeper, "P1") == hits and relevant_hits(hits, sweeper, "P0") == hits
     needle = sweeper.needle("u:" + UIDS[3])
     assert (needle.text, needle.whole, needle.kind, needle.patients) == (UIDS[3], UIDS[3], "sop_uid", ("P1",))
     assert sweeper.needle("u:9.9.9") is None

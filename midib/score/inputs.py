@@ -138,19 +138,59 @@ _SCORE_FILES = frozenset({"results.csv", "results.parquet", "summary.json"})
 
 def _earlier_score(here: Path, root: Path, names: list[str]) -> frozenset[str]:
     """The score files of an earlier `midib score` of a plain folder (its default score folder,
-    ROOT/score, whose summary.json says so), or none. Scored once by default, then again with
-    --out elsewhere, the folder held results.csv, which quotes every planted value: read as an
-    output it would be one long leak. They are reported as rejected, never silently skipped."""
+    ROOT/score), or none. Scored once by default, then again with --out elsewhere, the folder
+    held results.csv, which quotes every planted value: read as an output it would be one long
+    leak. They are reported as rejected, never silently skipped; each must be what midib
+    writes (:func:`score_files_in`), so a file merely named so is scored like any other."""
     if "summary.json" not in names or here.parent != root or here.name != "score":
         return frozenset()
+    return score_files_in(here, names)
+
+
+#: the largest summary.json read to recognise an earlier score (one of 45,000 outputs: ~9 MB)
+_SUMMARY_MAX = 64 * 1024 * 1024
+
+
+def score_files_in(folder: Path, names: Optional[list[str]] = None) -> frozenset[str]:
+    """Which of ``folder``'s score-file names hold what `midib score` writes: regular files (a
+    FIFO would block the read, a link is never followed) with a midib-score summary.json, a
+    results.csv starting with the results header, a results.parquet starting with Parquet's
+    magic. Only with such a summary.json beside them."""
+    names = names if names is not None else [n for n in _SCORE_FILES if os.path.lexists(folder / n)]
+    if "summary.json" not in names or not _regular(folder / "summary.json", _SUMMARY_MAX):
+        return frozenset()
     try:
-        with open(here / "summary.json", "rb") as f:
-            summary = json.loads(f.read(1 << 22))
+        summary = json.loads((folder / "summary.json").read_bytes())
     except (OSError, ValueError, RecursionError):
         return frozenset()
     if not isinstance(summary, dict) or summary.get("format") != "midib-score":
         return frozenset()
-    return _SCORE_FILES.intersection(names)
+    found = {"summary.json"}
+    from midib.score.rows import COLUMNS
+    header = (",".join(f'"{c}"' for c in COLUMNS) + "\n").encode()
+    if "results.csv" in names and _starts_with(folder / "results.csv", header):
+        found.add("results.csv")
+    if "results.parquet" in names and _starts_with(folder / "results.parquet", b"PAR1"):
+        found.add("results.parquet")
+    return frozenset(found)
+
+
+def _regular(path: Path, max_size: Optional[int] = None) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and (max_size is None or st.st_size <= max_size)
+
+
+def _starts_with(path: Path, head: bytes) -> bool:
+    if not _regular(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(head)) == head
+    except OSError:
+        return False
 
 
 def _resolved(path: Path) -> Optional[Path]:

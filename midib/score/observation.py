@@ -130,37 +130,42 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
     try:
         with open(path, "rb") as f:
             data = f.read(BLOB_SWEEP_MAX)
+            size = os.fstat(f.fileno()).st_size
     except OSError:
         return
     known = {nid for nid, _, _ in record.hits}
-    for run in binary_strings(without_pixel_data(data)):
+    for run in binary_strings(without_pixel_data(data, size)):
         for nid, text in scan(run, "UN", FILE_BYTES):
             if nid not in known:
                 known.add(nid)
                 record.hits.append((nid, FILE_BYTES, text[:200]))
 
 
-def without_pixel_data(data: bytes) -> bytes:
-    """``data`` without the value of its first PixelData element (found by its tag's bytes):
-    megabytes of pixel values hold random runs of printable bytes, and a short name part would
-    sooner or later be among them."""
+def without_pixel_data(data: bytes, size: Optional[int] = None) -> bytes:
+    """``data`` (the first bytes of a file of ``size`` bytes) without the value of a PixelData
+    element that ends the file: megabytes of pixel values hold random runs of printable bytes,
+    and a short name part would sooner or later be among them. Only an element whose value runs
+    to the end of the file (or to its sequence delimiter there) counts: the tag's bytes with a
+    made-up length put before some text must not hide that text from the sweep."""
+    size = len(data) if size is None else size
     for tag in _PIXEL_TAGS:
-        at = data.find(tag)
-        if at < 0 or at + 12 > len(data):
-            continue
         little = tag == _PIXEL_TAGS[0]
-        if data[at + 4:at + 6] in (b"OB", b"OW", b"UN"):          # explicit VR: 2 reserved bytes
-            start = at + 12
-            length = int.from_bytes(data[at + 8:at + 12], "little" if little else "big")
-        else:
-            start = at + 8
-            length = int.from_bytes(data[at + 4:at + 8], "little" if little else "big")
-        if length == 0xFFFFFFFF:                                   # encapsulated: to its delimiter
-            end = data.find(b"\xfe\xff\xdd\xe0" if little else b"\xff\xfe\xe0\xdd", start)
-            end = len(data) if end < 0 else end + 8
-        else:
-            end = min(len(data), start + length)
-        return data[:at] + data[end:]
+        at = data.find(tag)
+        while 0 <= at and at + 12 <= len(data):
+            if data[at + 4:at + 6] in (b"OB", b"OW", b"UN"):          # explicit VR: 2 reserved bytes
+                start = at + 12
+                length = int.from_bytes(data[at + 8:at + 12], "little" if little else "big")
+            else:
+                start = at + 8
+                length = int.from_bytes(data[at + 4:at + 8], "little" if little else "big")
+            if length == 0xFFFFFFFF:                                   # encapsulated: its delimiter ends the file
+                delimiter = b"\xfe\xff\xdd\xe0" if little else b"\xff\xfe\xe0\xdd"
+                tail = data[-8:] if size == len(data) else b""
+                if tail.startswith(delimiter):
+                    return data[:at]
+            elif start + length == size:
+                return data[:at]
+            at = data.find(tag, at + 1)
     return data
 
 
@@ -218,6 +223,19 @@ def _zero_start(path: Path) -> Optional[str]:
         return None
     if len(head) >= 8 and head[128:132] != b"DICM" and head[:4] == b"\0\0\0\0":
         return "not a DICOM file: no preamble, and zeros where its first element should be"
+    if head[128:132] == b"DICM":   # zeros after a preamble and file meta: the same walk
+        from midib.score.rawframe import Fallback, file_meta
+        try:
+            with open(path, "rb") as f:
+                start = f.read(65536)
+            pos, _ = file_meta(start)
+            if start[pos:pos + 4] == b"\0\0\0\0" and len(start) >= pos + 8:
+                return "not a DICOM dataset: zeros where its first element should be"
+        except Fallback as e:
+            if str(e) == "command set":
+                return "not a DICOM dataset: zeros where its first element should be"
+        except OSError:
+            return None
     return None
 
 

@@ -54,4 +54,6 @@ def write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
     the score folder may sit in an untrusted submission (:func:`open_score_file`)."""
     text = json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     with open_score_file(out_dir, "summary.json") as f:
-        f.write(text.encode("utf-8"))
+        # a file name that is not UTF-8 reaches here as lone surrogates: written as the JSON
+        # escape \udcff (backslashreplace gives exactly that text), never a crash
+        f.write(text.encode("utf-8", "backslashreplace"))

@@ -21,9 +21,11 @@ in output file and folder names. To stay useful it must not cry wolf:
 * dates are searched only as dates (any spelling, see :func:`midib.score.values.dates_in`),
   never in UIDs; times are not searched (not identifiers under HIPAA Safe Harbor);
 * UIDs are searched as whole UIDs;
-* a hit counts against an output only when the value belongs to the patient the output was
-  matched to (any patient for unmatched outputs), so a shifted date that happens to equal
-  another patient's birth date is not called a leak.
+* a name, word or date counts against an output only when it belongs to the patient the output
+  was matched to (any patient for unmatched outputs): a shifted date may equal another patient's
+  birth date and a tool's random dummy name another patient's surname. A UID or an identifier
+  with 7+ digits (an MRN, a long accession number) of another patient inside this patient's file is a
+  leak wherever it comes from.
 """
 
 from __future__ import annotations
@@ -268,14 +270,16 @@ def is_person_name(e: LedgerEntry) -> bool:
 
 def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
                   patient: str | None) -> list[tuple[str, str, str]]:
-    """Hits that count against an output matched to ``patient`` (None: unmatched), de-duplicated."""
+    """Hits that count against an output matched to ``patient`` (None: unmatched; another
+    patient's value only when :func:`_unmistakable`), de-duplicated."""
     seen: set[tuple[str, str]] = set()
     found_parts: dict[tuple[str, str], set[str]] = {}
     kept = []
     for nid, where, text in hits:
         needle = sweeper.needle(nid)
-        if needle is None or (patient is not None and patient not in needle.patients):
-            continue
+        if needle is None or (patient is not None and patient not in needle.patients
+                              and not _unmistakable(nid, needle)):
+            continue   # another patient's name or date may be met by chance (a dummy, a shift)
         found_parts.setdefault((needle.whole, where), set()).add(needle.text.lower())
         kept.append((nid, where, text, needle))
     out = []
@@ -286,6 +290,17 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
         seen.add(key)  # one row per value and place (not per name part)
         out.append((nid, where, text))
     return out
+
+
+_DIGITS7 = re.compile(r"\d{7}")
+
+
+def _unmistakable(nid: str, needle: Needle) -> bool:
+    """A value no tool writes by chance: a UID, or an identifier with a run of 7+ digits (an MRN,
+    a long accession number). Such a value of another patient in this output is a
+    leak; another patient's name (a de-identifier's random dummy may be ``WARNER``) or date (a
+    shifted date may land on it) is not counted against this one."""
+    return nid.startswith(UID_PREFIX) or (not nid.startswith("d:") and bool(_DIGITS7.search(needle.text)))
 
 
 def _identifies(needle: Needle, found: set[str], text: str) -> bool:

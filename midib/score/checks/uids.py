@@ -41,6 +41,14 @@ def uid_changed(check: Check, observed: Observed) -> Verdict:
     return Verdict.ok(observed.shown())
 
 
+def _holds(value: str, original: str) -> bool:
+    """``original`` inside ``value`` as a whole token (case ignored): ``P1 MRN123`` holds
+    ``MRN123``; ``2.25.1234`` does not hold ``1234``."""
+    if original.lower() not in value.lower():
+        return False
+    return any(tok == original.lower() for tok in re.split(r"[\s\\^,;|/]+", value.lower()))
+
+
 def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], what: str,
                 shown: str) -> Verdict:
     """One consistent replacement for ``original``; the reason names what the tool did, so an
@@ -54,6 +62,11 @@ def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], w
     if values[0] == original:
         # mapping a value to itself is "consistent" but is no de-identification at all
         return Verdict.fail(f"{what} not replaced: still the original", shown)
+    if original and any(_holds(v, original) for v in values):
+        # the original kept as a second value or beside the pseudonym: a leak however consistent
+        return Verdict.fail(f"{what} still holds the original {original!r} beside its replacement", shown)
+    if len({v.strip() for v in values}) > 1:
+        return Verdict.fail(f"{what} holds {len(values)} values where one replacement is expected", shown)
     news = mapped.get(original)
     if not news:
         return Verdict.fail(f"{what} {original} was not mapped to any new value", shown)

@@ -25,10 +25,15 @@ def read_mapping(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     reader = None
+    out: dict[str, str] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            rows = list(reader)
+            reader = csv.reader(f)   # row by row: a list of every row took ~30x the file's size
+            header = next(reader, None)
+            if header is None or tuple(c.strip() for c in header[:2]) != HEADER:
+                raise MidibError(f"mapping file {path}: first line must be 'id_old,id_new'")
+            for row in reader:
+                _add_row(out, row, path, reader.line_num)
     except OSError as e:
         raise MidibError(f"cannot read mapping file {path}: {e.strerror}") from e
     except UnicodeDecodeError as e:
@@ -36,20 +41,19 @@ def read_mapping(path: str | Path) -> dict[str, str]:
     except csv.Error as e:
         line = reader.line_num if reader is not None else 0
         raise MidibError(f"{path}:{line}: not a valid CSV line ({e})") from e
-    if not rows or tuple(c.strip() for c in rows[0][:2]) != HEADER:
-        raise MidibError(f"mapping file {path}: first line must be 'id_old,id_new'")
-    out: dict[str, str] = {}
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not row or not any(c.strip() for c in row):
-            continue
-        if len(row) < 2:
-            raise MidibError(f"{path}:{lineno}: expected two columns id_old,id_new")
-        old, new = row[0].strip(), row[1].strip()
-        if old in out and out[old] != new:
-            raise MidibError(f"{path}:{lineno}: {old!r} is mapped twice "
-                             f"({out[old]!r} and {new!r})")
-        out[old] = new
     return out
+
+
+def _add_row(out: dict[str, str], row: list[str], path: Path, lineno: int) -> None:
+    """One ``id_old,id_new`` row into ``out`` (blank rows skipped; a conflict is an error)."""
+    if not row or not any(c.strip() for c in row):
+        return
+    if len(row) < 2:
+        raise MidibError(f"{path}:{lineno}: expected two columns id_old,id_new")
+    old, new = row[0].strip(), row[1].strip()
+    if old in out and out[old] != new:
+        raise MidibError(f"{path}:{lineno}: {old!r} is mapped twice ({out[old]!r} and {new!r})")
+    out[old] = new
 
 
 def write_mapping(path: str | Path, mapping: Mapping[str, str]) -> int:

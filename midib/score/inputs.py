@@ -132,10 +132,6 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
     return sorted(files), sorted(rejected, key=lambda r: r["file"])
 
 
-#: what `midib score` writes in its score folder (the default one of a plain folder is RUN/score)
-_SCORE_FILES = frozenset({"results.csv", "results.parquet", "summary.json"})
-
-
 def _earlier_score(here: Path, root: Path, names: list[str]) -> frozenset[str]:
     """The score files of an earlier `midib score` of a plain folder (its default score folder,
     ROOT/score), or none. Scored once by default, then again with --out elsewhere, the folder
@@ -156,7 +152,8 @@ def score_files_in(folder: Path, names: Optional[list[str]] = None) -> frozenset
     FIFO would block the read, a link is never followed) with a midib-score summary.json, a
     results.csv starting with the results header, a results.parquet starting with Parquet's
     magic. Only with such a summary.json beside them."""
-    names = names if names is not None else [n for n in _SCORE_FILES if os.path.lexists(folder / n)]
+    from midib.score.sink import SCORE_FILES   # what `midib score` writes in its folder
+    names = names if names is not None else [n for n in SCORE_FILES if os.path.lexists(folder / n)]
     if "summary.json" not in names or not _regular(folder / "summary.json", _SUMMARY_MAX):
         return frozenset()
     try:

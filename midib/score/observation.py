@@ -188,7 +188,7 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
                     scan: Optional[Scanner]) -> OutputRecord:
     """The reference reading: pydicom Dataset (pixels deferred), then :func:`walk_dataset`."""
     record = OutputRecord(file=rel)
-    if (why := _zero_start(path) or inflation_bomb(path)) is not None:
+    if (why := refusal(path)) is not None:
         record.error = why
         return record
     with warnings.catch_warnings():  # junk files are recorded as such, not warned about
@@ -212,65 +212,58 @@ def observe_pydicom(path: Path, rel: str, wanted: frozenset[str],
     return record
 
 
-def _zero_start(path: Path) -> Optional[str]:
-    """Why a file is not handed to pydicom: no preamble and a first tag of (0000,0000). With
-    ``force=True`` pydicom reads zeros as empty elements, ~0.4 s a megabyte: a sparse file of
-    200 MB held the scorer for 85 s. No stored DICOM object starts with a command group."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return None
-    if len(head) >= 8 and head[128:132] != b"DICM" and head[:4] == b"\0\0\0\0":
-        return "not a DICOM file: no preamble, and zeros where its first element should be"
-    if head[128:132] == b"DICM":   # zeros after a preamble and file meta: the same walk
-        from midib.score.rawframe import Fallback, file_meta
-        try:
-            with open(path, "rb") as f:
-                start = f.read(65536)
-            pos, _ = file_meta(start)
-            if start[pos:pos + 4] == b"\0\0\0\0" and len(start) >= pos + 8:
-                return "not a DICOM dataset: zeros where its first element should be"
-        except Fallback as e:
-            if str(e) == "command set":
-                return "not a DICOM dataset: zeros where its first element should be"
-        except OSError:
-            return None
-    return None
-
-
 DEFLATED = "1.2.840.10008.1.2.1.99"
 #: the most a deflated dataset may inflate to: pydicom inflates it whole, in memory, so a 2 MB
 #: file of zeros deflated would ask for gigabytes (no DICOM header needs more than this)
 MAX_INFLATED = 256 * 1024 * 1024
+_ZEROS = b"\0\0\0\0"
 
 
-def inflation_bomb(path: Path, limit: Optional[int] = None) -> Optional[str]:
-    """Why a deflated file is not read (it inflates beyond ``limit``, default
-    :data:`MAX_INFLATED`), or None: counted by inflating in bounded steps, nothing kept."""
-    import zlib
-    limit = MAX_INFLATED if limit is None else limit
+def refusal(path: Path) -> Optional[str]:
+    """Why a file is not handed to pydicom at all, or None; its first 64 KB read once.
+
+    * zeros where the first element should be (with or without a preamble): with ``force=True``
+      pydicom reads zeros as empty elements, ~0.4 s a megabyte (a sparse file of 200 MB held
+      the scorer for 85 s); no stored DICOM object starts with a command group;
+    * a deflated dataset inflating beyond :data:`MAX_INFLATED`: pydicom inflates it whole.
+    """
     from midib.score.rawframe import Fallback, file_meta
     try:
         with open(path, "rb") as f:
             head = f.read(65536)
+            preamble = head[128:132] == b"DICM"
+            if len(head) >= 8 and not preamble and head[:4] == _ZEROS:
+                return "not a DICOM file: no preamble, and zeros where its first element should be"
             try:
                 pos, syntax = file_meta(head)
-            except Fallback:
-                return None
-            if syntax != DEFLATED:
-                return None
-            f.seek(pos)
-            inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
-            while chunk := f.read(1 << 20):
-                while chunk:
-                    total += len(inflater.decompress(chunk, 1 << 24))
-                    if total > limit:
-                        return f"not read: the deflated dataset inflates beyond {limit // 2**20} MiB"
-                    chunk = inflater.unconsumed_tail
-                if inflater.eof:
-                    break
-    except (OSError, zlib.error):
+            except Fallback as e:
+                command_set = preamble and str(e) == "command set"
+                return "not a DICOM dataset: zeros where its first element should be" if command_set else None
+            if preamble and head[pos:pos + 4] == _ZEROS and len(head) >= pos + 8:
+                return "not a DICOM dataset: zeros where its first element should be"
+            if syntax == DEFLATED:
+                f.seek(pos)
+                return _inflation_bomb(f)
+    except OSError:
+        return None
+    return None
+
+
+def _inflation_bomb(f: Any) -> Optional[str]:
+    """Why the deflated dataset from ``f``'s position is not read (it inflates beyond
+    :data:`MAX_INFLATED`), or None: counted by inflating in bounded steps, nothing kept."""
+    import zlib
+    inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    try:
+        while chunk := f.read(1 << 20):
+            while chunk:
+                total += len(inflater.decompress(chunk, 1 << 24))
+                if total > MAX_INFLATED:
+                    return f"not read: the deflated dataset inflates beyond {MAX_INFLATED // 2**20} MiB"
+                chunk = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error:
         return None   # pydicom says what is wrong with it
     return None
 

@@ -404,3 +404,22 @@ def test_the_duplicate_check_is_found_with_one_instance_of_ids_in_memory(tmp_pat
     write_key(path, [check("a", "1"), check("b", "1"), check("a", "1")], {"profile": "t"})
     with pytest.raises(MidibError, match="'a' appears twice for instance '1'"):
         list(keyfacts.raw_records(path))
+
+
+# 10. an answer key without checks -----------------------------------------------------------
+
+def test_an_answer_key_with_no_checks_is_refused_not_scored_zero(mini_bench: Path, sub: Path, tmp_path: Path,
+                                                                 capsys) -> None:
+    """A key reduced to its header line would make every output "extra" and the score 0 %, with
+    exit 0: a number that measures nothing. It is a run that could not be scored."""
+    bench = tmp_path / "emptykey"
+    (bench / "answer_key").mkdir(parents=True)
+    shutil.copy2(mini_bench / "benchmark.json", bench)
+    (bench / "input").symlink_to(mini_bench / "input", target_is_directory=True)
+    (bench / "answer_key" / "ledger.jsonl").symlink_to(mini_bench / "answer_key" / "ledger.jsonl")
+    header = (mini_bench / "answer_key" / "checks.jsonl").read_bytes().splitlines(keepends=True)[0]
+    (bench / "answer_key" / "checks.jsonl").write_bytes(header)
+    out = tmp_path / "score"
+    refused(capsys, main(["score", str(bench), str(sub), "--out", str(out), *FAST]),
+            "holds no checks")
+    assert not out.exists()

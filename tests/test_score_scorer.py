@@ -53,8 +53,12 @@ def _check(e: LedgerEntry, action: str, expected: dict, category: str = "hipaa",
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("handbench")
-    entries, checks, n = [], [], 0
+    return hand_made_bench(tmp_path_factory.mktemp("handbench"))
+
+
+def hand_made_bench(root: Path) -> Path:
+    """pydicom's CT and MR with :data:`PHI` planted, their ledger and key, in ``root``."""
+    entries, checks = [], []
     for name, (sop, study, series, date) in SOURCES.items():
         ds = pydicom.dcmread(get_testdata_file(name))
         for kw, (value, _) in PHI.items():

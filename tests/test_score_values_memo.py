@@ -27,13 +27,14 @@ TEXTS = ["DOE^JOHN", "John Doe", "19-Jan-2004", "01/19/2004", "2004-01-19", "200
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_memoised_helpers_equal_the_plain_computation(text: str) -> None:
-    plain_words = re.findall(r"[0-9a-z]+", text.lower())
+    folded = values.plain(text)   # what a reader sees: "Ünïcode" is the word "unicode", not "n code"
+    plain_words = re.findall(r"[0-9a-z]+", folded.lower())
     assert values.words(text) == plain_words
     assert values.norm_text(text) == " ".join(plain_words)
     assert values.dates_in(text) == set(values._dates_in.__wrapped__(text))
     assert values.dicom_date(text) == values._dicom_date.__wrapped__(text)
     assert values.name_components(text) == [w for w in re.findall(
-        r"[0-9a-z]+", text.replace("^", " ").replace("=", " ").lower()) if len(w) >= 2]
+        r"[0-9a-z]+", folded.replace("^", " ").replace("=", " ").lower()) if len(w) >= 2]
     for needle in ("doe", "john doe", "doe john", "left lobe", ""):
         hay, ndl = plain_words, re.findall(r"[0-9a-z]+", needle)
         want = bool(ndl) and any(hay[i:i + len(ndl)] == ndl for i in range(len(hay) - len(ndl) + 1))

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import pydicom
 from pydicom.dataset import Dataset
 
+from midib.score import archives
 from midib.score.values import split_values
 from midib.tagpath import TagPath
 
@@ -42,6 +43,8 @@ MAP_SIZE = 1024 * 1024
 #: the text they hide; larger ones are not read (pixel data never is)
 BLOB_SWEEP_MAX = 16 * 1024 * 1024
 _TEXT_RUN = re.compile(rb"[\x20-\x7e\xc0-\xff]{4,}")
+#: UTF-16 text (what Windows software writes) in either byte order: printable ASCII and NULs in turn
+_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){4,}|(?:\x00[\x20-\x7e]){4,}")
 #: bulk binary VRs: numbers, never text, but a private one may hide text (swept for its runs)
 BULK_VRS = frozenset({"OW", "OF", "OD", "OL", "OV"})
 SWEPT_VRS = TEXT_VRS | BINARY_TEXTLIKE
@@ -134,11 +137,15 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
     except OSError:
         return
     known = {nid for nid, _, _ in record.hits}
-    for run in binary_strings(without_pixel_data(data, size)):
-        for nid, text in scan(run, "UN", FILE_BYTES):
-            if nid not in known:
-                known.add(nid)
-                record.hits.append((nid, FILE_BYTES, text[:200]))
+    parts = [without_pixel_data(data, size)]
+    if archives.compressed(data):  # a gzip, zip, bzip2 or xz file: what unpacking it shows
+        parts += (without_pixel_data(part) for part in archives.inflated(data))
+    for part in parts:
+        for run in binary_strings(part):
+            for nid, text in scan(run, "UN", FILE_BYTES):
+                if nid not in known:
+                    known.add(nid)
+                    record.hits.append((nid, FILE_BYTES, text[:200]))
 
 
 def without_pixel_data(data: bytes, size: Optional[int] = None) -> bytes:
@@ -430,9 +437,13 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
 
 
 def binary_strings(data: bytes) -> tuple[str, ...]:
-    """The runs of >= 4 printable characters in a binary value (what ``strings`` shows): a
-    name in a private OB block or an encapsulated PDF is text between bytes that are not."""
-    return tuple(m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data))
+    """The runs of >= 4 printable characters in a binary value (what ``strings`` and
+    ``strings -el``/``-eb`` show): a name in a private OB block or an encapsulated PDF is text
+    between bytes that are not, in one byte per character or in UTF-16."""
+    runs = [m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data)]
+    if b"\x00" in data:  # the same, written as UTF-16: ``D\0O\0E\0`` has no run of its own
+        runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in _UTF16_RUN.finditer(data)]
+    return tuple(r for r in runs if r)
 
 
 def blob_vr(vr: Optional[str]) -> str:

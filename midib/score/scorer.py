@@ -221,6 +221,9 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     """The phases after reading the key (see the module doc); ``spill`` keeps every output's
     records from the observe phase to the end."""
     facts, ledger, sweeper = index.facts, index.ledger, index.sweeper
+    if not len(facts.first):   # every output would be "extra" and the score a meaningless 0 %
+        raise MidibError(f"{bench.checks_path}: the answer key holds no checks: nothing to score "
+                         f"against (regenerate it, or pass --profile to derive one from the ledger)")
     files, rejected = output_files(run.output_root, opts.exclude)
     sources = facts.sources(bench.input_dir)
     clock.lap("load")

@@ -39,12 +39,14 @@ from typing import Iterable
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
 from midib.score.uidneedles import PREFIX as UID_PREFIX, UidNeedles
-from midib.score.values import dates_in, dicom_date, name_components, norm_text, words
+from midib.score.values import dates_in, dicom_date, name_components, norm_text, plain, words
 
 _RETAINING = frozenset({"text_retained", "tag_retained"})
 _DIGITS4 = re.compile(r"\d{4}")
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _UIDISH = re.compile(r"[0-9.]{8,}")
+#: what a UI value holds when it is one (padding included): anything else in a UI is read as text
+_UID_TEXT = re.compile(r"[0-9.\s\x00]*")
 #: values of these VRs are numbers, times or ages: never names, IDs or UIDs
 _NUMERIC_VRS = frozenset({"DS", "IS", "TM", "AS", "DA", "DT", "US", "SS", "UL", "SL", "FL", "FD"})
 #: where a date can be written: its own VRs, free text, unknown bytes, file names ("")
@@ -154,11 +156,13 @@ class Sweeper:
 
     def _search(self, text: str, vr: str) -> list[tuple[str, str]]:
         hits: list[tuple[str, str]] = []
-        if vr == "UI" or (_UIDISH.fullmatch(text) and "." in text):
-            nid = self.uids.get(text.strip())
+        if (vr == "UI" and _UID_TEXT.fullmatch(text)) or (_UIDISH.fullmatch(text) and "." in text):
+            nid = self.uids.get(text.strip(" \x00"))
             return [(nid, text)] if nid else []
+        if vr == "UI":  # not a UID (a name or a date in a private UI): read as unknown text
+            vr = "UN"
         if vr not in _NUMERIC_VRS:
-            raw = _TOKEN.findall(text)
+            raw = _TOKEN.findall(plain(text))
             ws = [w.lower() for w in raw]
             for i, w in enumerate(ws):
                 for seq, nid in self.by_first_word.get(w, ()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -38,6 +39,27 @@ MEMO_SIZE = 1 << 14
 LONG = 256
 
 
+#: characters that show nothing: a NUL between the letters of UTF-16 text read as bytes, a soft
+#: hyphen, zero-width spaces and joiners, a byte-order mark inside a value
+_INVISIBLE = dict.fromkeys(map(ord, "\x00\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"), None)
+#: Cyrillic and Greek letters drawn like Latin ones (Unicode's confusables, the unambiguous ones)
+_HOMOGLYPHS = str.maketrans("АВЕЅІЈКМНОРСТХУаеіјоѕрсухԁһӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲ",
+                            "ABESIJKMHOPCTXYaeijospcyxdhlABEZHIKMNOPTYXoc")
+
+
+def plain(text: str) -> str:
+    """``text`` as a reader sees it: full-width and other compatibility forms folded to ASCII
+    (NFKD), accents dropped, invisible characters removed, look-alike Cyrillic and Greek letters
+    read as Latin. ``ＤＯＥ``, ``D\u200bOE``, ``DÖE``, ``D\x00O\x00E`` and ``DОE`` (a Cyrillic O) all
+    read ``DOE``: a tool that writes the name so is still showing it. ASCII text without NUL is
+    returned as it is (the common case costs one scan)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE))
+    return "".join(c for c in text if not unicodedata.combining(c)
+                   and unicodedata.category(c) != "Cf").translate(_HOMOGLYPHS)
+
+
 def norm_text(value: Any) -> str:
     """Lower case, punctuation and whitespace runs collapsed to one space."""
     return " ".join(_words(value if type(value) is str else str(value)))
@@ -49,12 +71,12 @@ def words(value: Any) -> list[str]:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return _words_memo(text) if len(text) <= LONG else tuple(_WORD.findall(text.lower()))
+    return _words_memo(text) if len(text) <= LONG else tuple(_WORD.findall(plain(text).lower()))
 
 
 @lru_cache(maxsize=MEMO_SIZE)
 def _words_memo(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(text.lower()))
+    return tuple(_WORD.findall(plain(text).lower()))
 
 
 def split_values(value: Any) -> list[str]:

@@ -1,0 +1,107 @@
+"""What a compressed file left among the outputs holds: its inflated bytes, bounded.
+
+A tool, or the script that packs a submission, can leave ``study.tar.gz``, ``originals.zip`` or
+``dump.xz`` beside the de-identified files. The byte sweep reads a file's printable runs, and a
+stored tar or zip shows its members as they are; a deflated one shows only noise, so the
+original names, IDs and dates inside would pass as clean. Here such a file is inflated with the
+standard library's decompressors (gzip, bzip2, xz, zip members, and one archive inside another)
+so that the sweep reads what a recipient would read after one ``unzip``.
+
+Inflation is bounded: :data:`MAX_TOTAL` bytes per file whatever the archive claims, read in
+steps, so a bomb (a few KB inflating to gigabytes) costs at most that much memory and time.
+What lies beyond is not swept, as for any value past the sweep's limit.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import Any, Callable
+
+#: inflated bytes read from one file, all members and levels together
+MAX_TOTAL = 16 * 1024 * 1024
+#: an archive inside an archive is opened; one inside that is swept as bytes
+MAX_DEPTH = 2
+_STEP = 1024 * 1024
+
+_GZIP, _BZIP2, _XZ, _ZIP = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04"
+
+
+def compressed(data: bytes) -> bool:
+    """True when ``data`` starts like a gzip, bzip2, xz or zip file."""
+    return data.startswith((_GZIP, _BZIP2, _XZ, _ZIP))
+
+
+def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0) -> Iterator[bytes]:
+    """The inflated contents of ``data`` if it is a compressed file or archive (nothing otherwise):
+    one bytes object per stream or zip member, and the contents of archives found inside them,
+    together at most ``budget`` bytes. A truncated or damaged archive yields what could be read."""
+    if depth >= MAX_DEPTH or budget <= 0 or not compressed(data):
+        return
+    left = [budget]
+    for part in (_zip_members(data, left) if data.startswith(_ZIP) else _stream(data, left)):
+        yield part
+        if compressed(part):
+            inner = list(inflated(part, left[0], depth + 1))
+            left[0] -= sum(len(x) for x in inner)
+            yield from inner
+
+
+def _stream(data: bytes, left: list[int]) -> Iterator[bytes]:
+    """A gzip, bzip2 or xz stream inflated in steps (a bomb stops at the budget); concatenated
+    streams (``cat a.gz b.gz``) are each inflated in turn."""
+    make: Callable[[], Any]
+    if data.startswith(_GZIP):
+        make = lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)  # noqa: E731
+    elif data.startswith(_BZIP2):
+        make = bz2.BZ2Decompressor
+    else:
+        make = lzma.LZMADecompressor
+    out, rest = bytearray(), data
+    while rest and left[0] > 0:
+        inflater, pending = make(), rest
+        try:
+            while left[0] > 0 and not inflater.eof:
+                # zlib keeps input it could not use in unconsumed_tail; bz2 and lzma keep it inside
+                chunk = inflater.decompress(pending, min(_STEP, left[0]))
+                pending = getattr(inflater, "unconsumed_tail", b"")
+                if not chunk:
+                    break
+                out += chunk
+                left[0] -= len(chunk)
+        except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError):
+            break
+        rest = inflater.unused_data if inflater.eof else b""
+        if not rest.startswith((_GZIP, _BZIP2, _XZ)):
+            break
+    if out:
+        yield bytes(out)
+
+
+def _zip_members(data: bytes, left: list[int]) -> Iterator[bytes]:
+    """Each member of a zip, read in steps up to the budget (its declared size is not trusted).
+    A zip whose central directory is missing (truncated at the sweep's limit) cannot be listed:
+    its stored members are in its raw bytes, swept as such."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    for info in infos:
+        if info.is_dir() or left[0] <= 0:
+            continue
+        part = bytearray()
+        try:
+            with archive.open(info) as member:
+                while left[0] > 0 and (chunk := member.read(min(_STEP, left[0]))):
+                    part += chunk
+                    left[0] -= len(chunk)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError,
+                ValueError, zlib.error, lzma.LZMAError):
+            pass    # encrypted, damaged or an unknown method: what was read is still swept
+        if part:
+            yield bytes(part)

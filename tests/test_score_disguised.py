@@ -1,0 +1,155 @@
+"""PHI a tool (or a hostile submission) writes in a disguise a reader sees through: other
+alphabets' look-alike letters, full-width forms, invisible characters, UTF-16, a private UI
+holding words, a compressed copy of an input left among the outputs. Each must be a failed
+sweep row naming where it was found; a correct de-identification with real non-ASCII text
+must still score 100 %.
+
+The benchmark is the hand-made one of :mod:`tests.test_score_scorer` (pydicom's CT and MR,
+DOE^JOHN, MRN123456, Springfield General Hospital planted by the test).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from pydicom.dataset import Dataset
+
+from midib.score import archives
+from midib.score.observation import FILE_BYTES, binary_strings
+from midib.score.values import plain
+from tests.test_score_scorer import _leaky, _sweep_failures, deidentify, hand_made_bench, make_run, score
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hand_made_bench(tmp_path_factory.mktemp("handbench"))
+
+
+@pytest.mark.parametrize("written", [
+    "Ｐａｔｉｅｎｔ ＪＯＨＮ ＤＯＥ",                 # full-width forms
+    "Patient J\u200bOHN D\u200dOE",                   # zero-width space and joiner inside the words
+    "Patient JÖHN DÓE",                               # accents added
+    "Patient J\u041eHN D\u041eE",                     # Cyrillic capital O for the Latin one
+    "Patient J\u00adOHN D\u00adOE",                   # soft hyphens
+])
+def test_a_name_in_disguise_is_found(bench: Path, tmp_path: Path, written: str) -> None:
+    def comment(ds: Dataset) -> None:
+        ds.SpecificCharacterSet = "ISO_IR 192"   # UTF-8: every one of these can be written
+        ds.ImageComments = written
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(comment)))[0])
+    assert (found.path == "(0020,4000)").sum() >= 2, found[["path", "reason"]].to_string()
+    assert found.reason.str.contains("DOE").any()
+
+
+def test_real_non_ascii_text_is_not_a_leak(bench: Path, tmp_path: Path) -> None:
+    """Folding letters is not finding names everywhere: German, Greek and Russian words that
+    are no planted value leave a correct de-identification at 100 %."""
+    def comment(ds: Dataset) -> None:
+        ds.ImageComments = "Kontrolle: Lungenrundherd unverändert — Δ 2 mm — Контроль через год"
+        ds.SpecificCharacterSet = "ISO_IR 192"
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(comment)))
+    assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()
+
+
+def test_utf16_text_in_a_private_blob_is_found(bench: Path, tmp_path: Path) -> None:
+    def blob(ds: Dataset) -> None:
+        block = ds.private_block(0x0011, "WINDOWS", create=True)
+        block.add_new(0x01, "OB", b"\x01\x02" + "Springfield General Hospital".encode("utf-16-le") + b"\x00\x00")
+        block.add_new(0x02, "OB", "JOHN DOE".encode("utf-16-be"))
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(blob)))[0])
+    assert found[found.path == '(0011,"WINDOWS",01)'].reason.str.contains("Springfield").sum() == 2
+    assert found[found.path == '(0011,"WINDOWS",02)'].reason.str.contains("DOE").sum() == 2
+
+
+def test_a_private_ui_holding_a_name_is_a_leak_not_only_an_invalid_uid(bench: Path, tmp_path: Path) -> None:
+    def ui(ds: Dataset) -> None:
+        block = ds.private_block(0x0011, "UIDS", create=True)
+        block.add_new(0x01, "UI", "DOE^JOHN")
+        block.add_new(0x02, "UI", "1.2.826.0.1.9.100")   # the original series UID: one more leak
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(ui)))[0])
+    assert found[found.path == '(0011,"UIDS",01)'].reason.str.contains("DOE").any()
+    assert (found.path == '(0011,"UIDS",02)').any()
+
+
+_PACKERS: dict[str, Callable[[bytes, str], bytes]] = {
+    "gzip": lambda data, name: gzip.compress(data),
+    "bzip2": lambda data, name: bz2.compress(data),
+    "xz": lambda data, name: lzma.compress(data),
+    "zip": lambda data, name: _zip({name: data}),
+    "tar.gz": lambda data, name: gzip.compress(_tar({name: data})),
+    "zip in gzip": lambda data, name: gzip.compress(_zip({name: data})),
+}
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("packer", sorted(_PACKERS))
+def test_a_compressed_copy_of_an_input_left_among_the_outputs_is_a_leak(
+        bench: Path, tmp_path: Path, packer: str) -> None:
+    """The de-identified files are correct; a compressed copy of an original (an opaque name, so
+    the file name says nothing) sits beside them. What unpacking it shows is a leak."""
+    run = make_run(bench, tmp_path / "run", deidentify)
+    source = sorted((bench / "input").rglob("*.dcm"))[0]
+    packed = _PACKERS[packer](source.read_bytes(), "a.dcm")
+    assert b"DOE^JOHN" not in packed and b"MRN123456" not in packed   # not readable as it is
+    (run / "out" / "extra.bin").write_bytes(packed)
+    rows, result = score(bench, run)
+    found = _sweep_failures(rows)
+    mine = found[(found.output_file == "out/extra.bin") & (found.path == FILE_BYTES)]
+    assert mine.reason.str.contains("DOE").any() and mine.reason.str.contains("MRN123456").any(), \
+        found[["output_file", "path", "reason"]].to_string()
+    assert rows[rows.output_file != "out/extra.bin"].passed.all()   # the real outputs still pass
+
+
+def test_a_bomb_inflates_no_further_than_the_budget() -> None:
+    """1 GiB of zeros with a name at its end, deflated to ~1 MB: inflation stops at the budget, so
+    the name past it is not read, and memory stays bounded by the budget."""
+    zeros = gzip.compress(b"\x00" * (1 << 30) + b"DOE^JOHN", compresslevel=1)
+    parts = list(archives.inflated(zeros))
+    assert sum(len(p) for p in parts) == archives.MAX_TOTAL
+    assert not any(b"DOE" in p for p in parts)
+    small = gzip.compress(b"\x00" * 1000 + b"DOE^JOHN")
+    assert any(b"DOE^JOHN" in p for p in archives.inflated(small))
+
+
+def test_damaged_archives_yield_what_they_hold_and_never_raise() -> None:
+    data = gzip.compress(b"name DOE^JOHN " + bytes(range(256)) * 64 + b" MRN123456")
+    cut = list(archives.inflated(data[: len(data) // 2]))                          # truncated
+    assert any(b"DOE^JOHN" in p for p in cut) and not any(b"MRN123456" in p for p in cut)
+    assert list(archives.inflated(b"PK\x03\x04" + b"\xff" * 100)) == []              # no directory
+    assert list(archives.inflated(b"\x1f\x8b" + b"\xff" * 100)) == []                # bad header
+    assert list(archives.inflated(b"BZh9" + b"\x00" * 50)) == []
+    assert list(archives.inflated(b"plain text DOE^JOHN")) == []                     # not compressed
+    twice = gzip.compress(b"first JOHN ") + gzip.compress(b"second DOE")            # cat a.gz b.gz
+    assert b"".join(archives.inflated(twice)) == b"first JOHN second DOE"
+
+
+def test_text_in_utf16_and_disguised_letters_read_plainly() -> None:
+    assert "Springfield General" in binary_strings(b"\x01" + "Springfield General".encode("utf-16-le"))
+    assert "DOE JOHN" in binary_strings("DOE JOHN".encode("utf-16-be"))
+    assert plain("ＤＯＥ") == plain("D\u200bOE") == plain("D\x00O\x00E") == plain("D\u041eE") == "DOE"
+    assert plain("Dóe") == "Doe" and plain("plain ascii") == "plain ascii"

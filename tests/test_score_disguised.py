@@ -153,3 +153,38 @@ def test_text_in_utf16_and_disguised_letters_read_plainly() -> None:
     assert "DOE JOHN" in binary_strings("DOE JOHN".encode("utf-16-be"))
     assert plain("ＤＯＥ") == plain("D\u200bOE") == plain("D\x00O\x00E") == plain("D\u041eE") == "DOE"
     assert plain("Dóe") == "Doe" and plain("plain ascii") == "plain ascii"
+
+
+def _pdf(content: bytes) -> bytes:
+    """A one-page PDF whose content stream (Flate-compressed, as every PDF writer does) is
+    ``content``."""
+    import zlib
+    stream = zlib.compress(content)
+    return (b"%PDF-1.4\n1 0 obj\n<< /Length " + str(len(stream)).encode() + b" /Filter /FlateDecode >>\n"
+            b"stream\n" + stream + b"\nendstream\nendobj\ntrailer\n<< >>\n%%EOF\n")
+
+
+_PAGE = (b"BT /F1 12 Tf 72 712 Td [(Report for J)30(OHN D)-20(OE)] TJ 0 -14 Td "
+         b"<4d524e313233343536> Tj ET")   # MRN123456 in hex
+
+
+def test_a_name_in_an_encapsulated_pdf_report_is_found(bench: Path, tmp_path: Path) -> None:
+    """The report's text is deflated and kerned: neither DOE nor MRN123456 is in the bytes."""
+    assert b"DOE" not in _pdf(_PAGE) and b"MRN123456" not in _pdf(_PAGE)
+
+    def report(ds: Dataset) -> None:
+        ds.add_new(0x00420011, "OB", _pdf(_PAGE))
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(report)))[0])
+    mine = found[found.path == "(0042,0011)"]
+    assert mine.reason.str.contains("DOE").any() and mine.reason.str.contains("MRN123456").any(), \
+        found[["path", "reason"]].to_string()
+
+
+def test_a_pdf_left_beside_the_outputs_is_read_and_a_clean_one_passes(bench: Path, tmp_path: Path) -> None:
+    run = make_run(bench, tmp_path / "run", deidentify)
+    (run / "out" / "report.pdf").write_bytes(_pdf(_PAGE))
+    (run / "out" / "clean.pdf").write_bytes(_pdf(b"BT [(No findings)-20(.)] TJ ET"))
+    rows, result = score(bench, run)
+    found = _sweep_failures(rows)
+    assert set(found.output_file) == {"out/report.pdf"} and found.reason.str.contains("DOE").any()
+    assert {"out/report.pdf", "out/clean.pdf"} <= set(result.match.extra_outputs)   # both were read

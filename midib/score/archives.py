@@ -1,4 +1,4 @@
-"""What a compressed file left among the outputs holds: its inflated bytes, bounded.
+"""What a compressed file or a PDF left among the outputs holds: its inflated bytes, bounded.
 
 A tool, or the script that packs a submission, can leave ``study.tar.gz``, ``originals.zip`` or
 ``dump.xz`` beside the de-identified files. The byte sweep reads a file's printable runs, and a
@@ -6,6 +6,11 @@ stored tar or zip shows its members as they are; a deflated one shows only noise
 original names, IDs and dates inside would pass as clean. Here such a file is inflated with the
 standard library's decompressors (gzip, bzip2, xz, zip members, and one archive inside another)
 so that the sweep reads what a recipient would read after one ``unzip``.
+
+A PDF (an encapsulated report in EncapsulatedDocument, or a file beside the outputs) keeps its
+page text in Flate-compressed content streams, and writes it as string operands, often cut into
+kerned pieces (``[(D)20(OE)] TJ``) or in hex (``<444F45> Tj``): :func:`pdf_text` inflates each
+stream and joins the pieces, so ``DOE`` reads as one word.
 
 Inflation is bounded: :data:`MAX_TOTAL` bytes per file whatever the archive claims, read in
 steps, so a bomb (a few KB inflating to gigabytes) costs at most that much memory and time.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -105,3 +111,55 @@ def _zip_members(data: bytes, left: list[int]) -> Iterator[bytes]:
             pass    # encrypted, damaged or an unknown method: what was read is still swept
         if part:
             yield bytes(part)
+
+
+_PDF_STREAM = re.compile(rb"stream\r?\n")
+_TJ_ARRAY = re.compile(rb"\[((?:\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>|[^\]])*)\]\s*TJ", re.S)
+_HEX_STRING = re.compile(rb"(?<!<)<[0-9A-Fa-f\s]+>(?!>)")
+_PDF_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)|<([0-9A-Fa-f\s]+)>")
+
+
+def pdf_text(data: bytes, budget: int = MAX_TOTAL) -> Iterator[bytes]:
+    """The text of the content streams of a PDF within ``data`` (nothing if there is none): each
+    Flate stream inflated (at most ``budget`` bytes in all), its TJ arrays joined into one
+    string and its hex strings decoded."""
+    if b"%PDF-" not in data:
+        return
+    left = budget
+    for m in _PDF_STREAM.finditer(data):
+        end = data.find(b"endstream", m.end())
+        if end < 0 or left <= 0:
+            break
+        inflater = zlib.decompressobj()
+        try:
+            content = inflater.decompress(data[m.end():end], left)
+        except zlib.error:
+            content = data[m.end():end]          # not compressed (or another filter): as it is
+        left -= len(content)
+        if b"T" in content:                      # Tj, TJ, ' and " show text; nothing else does
+            joined = _TJ_ARRAY.sub(lambda t: b"(" + b"".join(_strings(t.group(1))) + b") Tj", content)
+            yield _HEX_STRING.sub(lambda h: b"(" + b"".join(_strings(h.group(0))) + b")", joined)
+
+
+def _strings(operands: bytes) -> list[bytes]:
+    """The string operands in ``operands``, literal ones unescaped and hex ones decoded."""
+    out = []
+    for lit, hexa in _PDF_STRING.findall(operands):
+        if hexa:
+            digits = re.sub(rb"\s", b"", hexa)
+            try:
+                out.append(bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode()))
+            except ValueError:
+                continue
+        else:
+            out.append(re.sub(rb"\\(.)", rb"\1", lit))
+    return out
+
+
+def unpacked(data: bytes) -> list[bytes]:
+    """Everything the sweep reads of ``data`` beyond its own bytes: the inflated contents of a
+    compressed file or archive, and the text of the PDFs in it or in them."""
+    parts = list(inflated(data)) if compressed(data) else []
+    for whole in [data, *parts]:
+        parts += pdf_text(whole)
+    return parts

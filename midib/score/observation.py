@@ -138,8 +138,7 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
         return
     known = {nid for nid, _, _ in record.hits}
     parts = [without_pixel_data(data, size)]
-    if archives.compressed(data):  # a gzip, zip, bzip2 or xz file: what unpacking it shows
-        parts += (without_pixel_data(part) for part in archives.inflated(data))
+    parts += (without_pixel_data(part) for part in archives.unpacked(data))  # gzip, zip, PDF text
     for part in parts:
         for run in binary_strings(part):
             for nid, text in scan(run, "UN", FILE_BYTES):
@@ -460,7 +459,10 @@ def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
         return None
     if len(data) > BLOB_SWEEP_MAX:
         return None
-    runs = binary_strings(bytes(data))
+    data = bytes(data)
+    runs = binary_strings(data)
+    if data.startswith(b"%PDF-", 0, 1024) or archives.compressed(data):  # an encapsulated report
+        runs += tuple(r for part in archives.unpacked(data) for r in binary_strings(part))
     return runs or None
 
 

@@ -132,3 +132,49 @@ def test_another_patient_s_identifiers_count_but_not_their_names_or_dates() -> N
     assert kept == {"MRN9876543"}
     assert {sweeper.needle(n).whole for n, _, _ in relevant_hits(hits, sweeper, "P2")} == \
         {"ROE^JANE", "MRN9876543", "19811111"}
+
+
+def test_ledger_ids_hold_midib_ids_as_bits_and_others_as_they_are() -> None:
+    from midib.score.sweep import LedgerIds
+    ids = LedgerIds()
+    ids.update(["L0000003", "L0000017", "L12345678", "imported-7", "L12"])
+    for kept in ("L0000003", "L0000017", "L12345678", "imported-7", "L12"):
+        assert kept in ids
+    for absent in ("L0000004", "L0000016", "L00000003", "L3", "L0000012", "imported-8", "L12345679",
+                   "L9999999", "", "L", "L000000x", 17):
+        assert absent not in ids, absent
+    assert len(ids.bits) < 2 * 12345678 // 8 and ids.other == {"imported-7", "L12"}
+
+
+def test_kept_values_stay_unsearched_whatever_the_id_spelling() -> None:
+    """The sweeper's retention filter with the compact ID set: a value kept by ID (padded or
+    not) is not searched; the same value under another ID that no check keeps is."""
+    kept = entry("institution_name", "Springfield General Hospital", eid="L0000042")
+    other = entry("institution_name", "Shelbyville Clinic", eid="imported-9")
+    moved = entry("institution_name", "Capital City Hospital", eid="L0000043")
+    check = Check(id="c", instance="1.2.3", file="a.dcm", patient_id="P1", study_uid="1.2",
+                  series_uid="1.2.1", modality="CT", scope="instance", action="text_retained",
+                  path="(0008,0080)", tag_name="InstitutionName", expected={"value": "x"},
+                  category="dicom", hipaa_class="none", ledger_ids=["L0000042", "imported-9"])
+    sweeper = build_sweeper([kept, other, moved], [check])
+    assert not sweeper("Springfield General Hospital", "LO", "x")
+    assert not sweeper("Shelbyville Clinic", "LO", "x")
+    assert sweeper("Capital City Hospital", "LO", "x")
+
+
+def test_a_ledger_read_with_a_short_memory_indexes_the_same_needles(mini_bench, monkeypatch) -> None:
+    """Reading the ledger remembers a bounded number of values already indexed (every planted
+    UID is new): forgetting must change nothing but time."""
+    from midib.benchmark import Benchmark
+    from midib.score import inputs
+    from midib.score.sweep import Sweeper
+
+    def needles(sweeper: Sweeper) -> tuple:
+        return ({k: (n.text, n.kind, sorted(n.patients)) for k, n in sweeper.needles.items()},
+                bytes(sweeper.uids._blob), sweeper.dates, sweeper.name_parts, sweeper.partners)
+    whole = Sweeper()
+    inputs.ledger_facts(Benchmark(mini_bench), whole)
+    monkeypatch.setattr(inputs, "_SEEN_MAX", 3)
+    forgetful = Sweeper()
+    inputs.ledger_facts(Benchmark(mini_bench), forgetful)
+    assert needles(forgetful) == needles(whole) and len(whole.needles) > 100

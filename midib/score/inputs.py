@@ -294,6 +294,12 @@ class LedgerFacts:
     paths: set[str] = field(default_factory=set)      # paths of planted identifiers and dates
 
 
+#: distinct sweep keys remembered while the ledger is read: repeated values (a patient's name in
+#: every instance) are indexed once; forgetting only costs building an entry again (indexing one
+#: is idempotent), whereas keeping every UID's key took ~100 MB at `midi-b`
+_SEEN_MAX = 100_000
+
+
 def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None) -> LedgerFacts:
     """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates.
 
@@ -330,6 +336,8 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None) -
         sweep_key = (role, get("channel"), value, get("kind"), vr, get("phi_class"),
                      get("patient_id"), get("id") in sweeper.kept_ids)
         if sweep_key not in seen:
+            if len(seen) >= _SEEN_MAX:  # every planted UID is distinct: forget, do not grow
+                seen.clear()
             seen.add(sweep_key)
             sweeper.add_entry(LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d))
         if not path or not value or role != "phi":

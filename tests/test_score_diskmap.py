@@ -161,3 +161,67 @@ def test_ordered_map_keeps_order_and_never_takes_more_than_its_window() -> None:
             out.append(result)
     assert out == [n * n for n in range(20)]
     assert list(workunits.batched(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_a_spool_writes_each_key_as_the_next_starts_and_keeps_first_come_order(tmp_path: Path) -> None:
+    """Grouped keys are written once each; a key that comes back (a file not grouped by
+    instance) is read back and extended in its own row, so the table equals the dict the same
+    calls would have built, in the same order."""
+    from midib.score.diskmap import Spool, Writer
+    calls = [("a", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5), ("c", 6), ("d", 7)]
+    expected: dict[str, list[int]] = {}
+    for k, v in calls:
+        expected.setdefault(k, []).append(v)
+    with Writer(tmp_path / "s.db", ("t", "u")) as writer:
+        spool, single = Spool(writer, "t"), Spool(writer, "u")
+        for k, v in calls:
+            spool.setdefault(k, []).append(v)
+            assert k in spool and spool.get(k) == expected_so_far(calls, k, v)
+            if k not in single:
+                single[k] = v
+        assert "zz" not in spool and spool.get("zz", 0) == 0
+        spool.flush()
+        single.flush()
+    assert list(DiskMap(tmp_path / "s.db", "t").items()) == list(expected.items())
+    assert dict(DiskMap(tmp_path / "s.db", "u").items()) == {"a": 1, "b": 3, "c": 4, "d": 7}
+    with pytest.raises(ValueError, match="no table"):
+        Spool(Writer(tmp_path / "other.db", ("t",)), "nope")
+
+
+def expected_so_far(calls: list[tuple[str, int]], key: str, upto: int) -> list[int]:
+    return [v for k, v in calls if k == key and v <= upto]
+
+
+@pytest.mark.parametrize("broken", ["store", "store and scratch"])
+def test_an_index_whose_store_cannot_be_written_falls_back_and_is_the_same(
+        mini_bench: Path, tmp_path: Path, monkeypatch, broken: str) -> None:
+    """A read-only cache gives way to the scratch folder; with neither writable, the facts stay
+    in memory. Each way, the index holds the same facts."""
+    from midib.benchmark import Benchmark
+    from midib.score import diskmap, keyfacts, scorer
+    bench = Benchmark.open(mini_bench)
+
+    def facts(index) -> tuple:
+        return ({k: list(v) for k, v in index.ledger.uids.items()}, dict(index.facts.first.items()),
+                {k: [c.id for c in v] for k, v in index.facts.pixel_checks.items()},
+                dict(index.facts.spans.items()), sorted(index.facts.wanted))
+    raw = lambda: keyfacts.key_source(bench.checks_path, spans)[1]()  # noqa: E731
+    spans: dict = {}
+    good = scorer.index_key(bench, raw, spans, tmp_path / "ok.db")
+    assert isinstance(good.ledger.uids, DiskMap) and Path(good.ledger.uids.path) == tmp_path / "ok.db"
+    reference = facts(good)
+    real_writer = diskmap.Writer
+
+    def failing(path: Path, tables):
+        if "key-" not in path.name or broken == "store and scratch":
+            raise OSError(f"read-only: {path}")
+        return real_writer(path, tables)
+    monkeypatch.setattr(diskmap, "Writer", failing)
+    spans = {}
+    fallen = scorer.index_key(bench, raw, spans, tmp_path / "ro.db")
+    assert not (tmp_path / "ro.db").exists() and not list(tmp_path.glob("ro.db.*"))
+    if broken == "store":
+        assert Path(fallen.ledger.uids.path).parent == diskmap.scratch_dir()
+    else:
+        assert isinstance(fallen.ledger.uids, dict) and isinstance(fallen.facts.first, dict)
+    assert facts(fallen) == reference

@@ -195,6 +195,67 @@ def close_file(path: Path) -> None:
         conn.close()
 
 
+_MISSING = object()
+
+
+class Spool:
+    """A ``key -> value`` table of a :class:`Writer` filled while it is built, one key at a time:
+    an instance's facts, gathered from a key or ledger that lists each instance's lines
+    together, are written when the next instance starts, so only the current one is in memory
+    (at `midi-b` the whole index of facts took ~200 MB while it was read). Callers change the
+    value :meth:`setdefault` hands them before asking for another key. A key that comes back
+    after another (a file not grouped by instance) is read back, changed and rewritten in its
+    row: the table keeps the order keys first came in, as a dict would."""
+
+    def __init__(self, writer: Writer, table: str) -> None:
+        if table not in writer.tables:
+            raise ValueError(f"no table {table!r} in {writer.path}")
+        self.writer, self.table = writer, table
+        self._key: Optional[str] = None
+        self._value: Any = _MISSING
+        self._stored = False          # the current key has a row already
+
+    def _row(self, key: str) -> Optional[tuple]:
+        return self.writer.conn.execute(f"SELECT v FROM {self.table} WHERE k = ?",
+                                        (stored_key(key),)).fetchone()
+
+    def _switch(self, key: str) -> None:
+        if key == self._key:
+            return
+        self.flush()
+        row = self._row(key)
+        self._key, self._stored = key, row is not None
+        self._value = pickle.loads(row[0]) if row is not None else _MISSING
+
+    def flush(self) -> None:
+        """Write the current key's value (done by every switch to another key, and at the end)."""
+        if self._key is not None and self._value is not _MISSING:
+            data = pickle.dumps(self._value, pickle.HIGHEST_PROTOCOL)
+            sql = (f"UPDATE {self.table} SET v = ? WHERE k = ?" if self._stored
+                   else f"INSERT INTO {self.table} (v, k) VALUES (?, ?)")
+            self.writer.conn.execute(sql, (data, stored_key(self._key)))
+        self._key, self._value, self._stored = None, _MISSING, False
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        self._switch(key)
+        if self._value is _MISSING:
+            self._value = default
+        return self._value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._switch(key)
+        self._value = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self._key:
+            return default if self._value is _MISSING else self._value
+        row = self._row(key)
+        return default if row is None else pickle.loads(row[0])
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
+
+
 def write_tables(target: Path, tables: dict[str, Iterable[tuple[str, Any]]]) -> dict[str, DiskMap]:
     """Write every table to a temporary file beside ``target``, then rename it into place:
     a scorer running at the same time never opens half a file."""

@@ -10,7 +10,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from midib.answer_key import Check, read_key, read_key_header
 from midib.benchmark import Benchmark
@@ -300,7 +300,8 @@ class LedgerFacts:
 _SEEN_MAX = 100_000
 
 
-def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None) -> LedgerFacts:
+def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
+                 tables: Optional[dict[str, Any]] = None) -> LedgerFacts:
     """Stream the ledger once: feed the sweeper, collect planted UIDs, PatientIDs and dates.
 
     Records stay dicts: a `small` ledger has 250,000 entries but only a few thousand distinct
@@ -313,11 +314,12 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None) -
     interval. The entry and the profile tell it, so the key's checks need not be held; the
     decision is remembered per (path, VR, kind, channel), a few hundred per ledger. Without a
     readable profile (``profile`` is a :class:`midib.keys.profile.Profile`) every planted date
-    is kept (the earlier behaviour).
+    is kept (the earlier behaviour). ``tables``: where ``uids``, ``patids`` and ``dates`` go
+    instead of dicts (as for :func:`midib.score.keyfacts.gather`).
     """
     from midib.score.uids import PATIENT_ID, concrete_key
     from midib.score.values import dicom_date
-    facts = LedgerFacts()
+    facts = LedgerFacts(**(tables or {}))
     if not bench.ledger_path.is_file():
         return facts
     try:

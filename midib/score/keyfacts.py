@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Callable, Iterable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional
 
 from midib.answer_key import Check, read_key_header
 from midib.errors import MidibError
@@ -72,7 +72,7 @@ class KeyFacts:
     first: dict[str, InstanceFacts] = field(default_factory=dict)    # instance -> who it is (on disk once indexed)
     first_of_patient: dict[str, InstanceFacts] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)                    # generic paths to read
-    pixel_checks: list[PixelCheck] = field(default_factory=list)     # judged before the units
+    pixel_checks: dict[str, list[PixelCheck]] = field(default_factory=dict)  # judged before the units
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # PHI boxes per instance
     grouped: bool = True                                             # checks contiguous per instance
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # instance -> key file bytes
@@ -111,15 +111,18 @@ class SourcePaths(Mapping[str, Path]):
 
 
 def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
-           spans: Optional[dict[str, tuple[int, int]]] = None) -> KeyFacts:
+           spans: Optional[dict[str, tuple[int, int]]] = None,
+           tables: Optional[dict[str, Any]] = None) -> KeyFacts:
     """Pass 1 over raw key records (Check objects are built only where kept).
 
     ``on_retained`` sees every retention check (the sweep must not search those values).
     ``spans`` is filled by :func:`raw_records` as it reads (byte range of each instance's
-    checks), so workers can later read their own slice of the key.
+    checks), so workers can later read their own slice of the key. ``tables``: where the
+    per-instance facts go instead of dicts (``first``, ``boxes``, ``pixel_checks``: e.g.
+    :class:`midib.score.diskmap.Spool` tables written as the key is read).
     """
     facts = KeyFacts(wanted=set(FEATURE_PATHS) | set(deid.DEID_PATHS),
-                     spans=spans if spans is not None else {})
+                     spans=spans if spans is not None else {}, **(tables or {}))
     previous: Optional[str] = None
     for rec in records:
         facts.count += 1
@@ -140,7 +143,8 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.wanted.add(generic_key(expected["reference_path"]))
         if action in PIXEL_ACTIONS:
             c = _check(rec)
-            facts.pixel_checks.append(PixelCheck(c.id, intern(c.instance), c.file, c.action, c.expected))
+            facts.pixel_checks.setdefault(intern(c.instance), []).append(
+                PixelCheck(c.id, intern(c.instance), c.file, c.action, c.expected))
             _add_boxes(facts.boxes, c)
         if action in _RETAINING:
             on_retained(_check(rec))

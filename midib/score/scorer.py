@@ -12,6 +12,9 @@ whose ``map`` keeps order, and units do not depend on --jobs, so neither do resu
 
 from __future__ import annotations
 
+import os
+import pickle
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,42 +110,78 @@ class KeyIndex:
                          | {generic_key(p) for p in self.ledger.paths})
 
 
+#: the index's per-instance tables: (which facts hold them, table names)
+_KEY_TABLES = ("first", "boxes", "pixel_checks")
+_LEDGER_TABLES = ("uids", "patids", "dates")
+
+
 def index_key(bench: Benchmark, raw: Callable[[], Iterator[dict]],
               spans: Optional[dict[str, tuple[int, int]]] = None,
               store: Optional[Path] = None, profile: Optional[str] = None) -> KeyIndex:
     """One pass over the key and one over the ledger (``spans`` filled as the key is read);
-    the per-instance facts then go to the SQLite file ``store`` (default: a scratch file).
+    the per-instance facts go to the SQLite file ``store`` (default: a scratch file) as they
+    are read (:class:`~midib.score.diskmap.Spool`). A store that cannot be written (a read-only
+    cache, a full disk) gives way to a scratch file, and that to memory: correct, just not flat.
     ``profile``: the --profile the key was derived under (which dates it expects shifted),
     else the benchmark's own."""
+    for target in (store, diskmap.scratch_dir() / f"key-{uuid4().hex}.db"):
+        if target is None:
+            continue
+        if spans is not None:
+            spans.clear()       # a second attempt reads the key again
+        try:
+            return _index_spooled(bench, raw, spans, target, profile)
+        except (OSError, sqlite3.Error):
+            continue
+    if spans is not None:
+        spans.clear()
+    return _index_into(bench, raw, spans, profile, {}, {})
+
+
+def _index_into(bench: Benchmark, raw: Callable[[], Iterator[dict]],
+                spans: Optional[dict[str, tuple[int, int]]], profile: Optional[str],
+                key_tables: dict[str, Any], ledger_tables: dict[str, Any]) -> KeyIndex:
+    """Read the key, then the ledger, their per-instance facts into the given tables (dicts
+    where none is given)."""
     sweeper = Sweeper()
-    facts = keyfacts.gather(raw(), sweeper.keep, spans)
+    facts = keyfacts.gather(raw(), sweeper.keep, spans, key_tables)
     if profile:
         from midib.keys.profile import load_profile
-        ledger = ledger_facts(bench, sweeper, load_profile(profile))
+        ledger = ledger_facts(bench, sweeper, load_profile(profile), ledger_tables)
     else:
-        ledger = ledger_facts(bench, sweeper)
+        ledger = ledger_facts(bench, sweeper, tables=ledger_tables)
     facts.wanted.update(generic_key(p) for p in ledger.paths)
-    to_disk(facts, ledger, store)
     return KeyIndex(facts, ledger, sweeper)
 
 
-def to_disk(facts: keyfacts.KeyFacts, ledger: LedgerFacts, store: Optional[Path]) -> None:
-    """Move the per-instance facts (pixel checks, PHI boxes, planted UIDs, PatientIDs, dates,
-    who each instance is and where its checks lie in the key file: ~3.5 KB an instance) into
-    ``store`` (see :mod:`midib.score.diskmap`); a store that cannot be
-    written (a read-only cache) gives way to a scratch file."""
-    grouped: dict[str, list[keyfacts.PixelCheck]] = {}
-    for c in facts.pixel_checks:
-        grouped.setdefault(c.instance, []).append(c)
-    tables = {"pixel_checks": grouped, "boxes": facts.boxes, "uids": ledger.uids,
-              "patids": ledger.patids, "dates": ledger.dates, "first": facts.first,
-              "spans": facts.spans}
-    maps = diskmap.write_first((store, diskmap.scratch_dir() / f"key-{uuid4().hex}.db"),
-                               lambda: {name: items.items() for name, items in tables.items()})
-    if maps is not None:  # else they stay in memory: correct, just not flat
-        facts.pixel_checks, facts.boxes = maps["pixel_checks"], maps["boxes"]
-        ledger.uids, ledger.patids, ledger.dates = maps["uids"], maps["patids"], maps["dates"]
-        facts.first, facts.spans = maps["first"], maps["spans"]
+def _index_spooled(bench: Benchmark, raw: Callable[[], Iterator[dict]],
+                   spans: Optional[dict[str, tuple[int, int]]], target: Path,
+                   profile: Optional[str]) -> KeyIndex:
+    """:func:`_index_into` with every per-instance table written to ``target`` as it is read,
+    through a temporary file renamed into place at the end: a scorer running at the same time
+    never opens half a file."""
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        writer = diskmap.Writer(tmp, _KEY_TABLES + _LEDGER_TABLES + ("spans",))
+        with writer:
+            spools = {name: diskmap.Spool(writer, name) for name in _KEY_TABLES + _LEDGER_TABLES}
+            index = _index_into(bench, raw, spans, profile,
+                                {n: spools[n] for n in _KEY_TABLES}, {n: spools[n] for n in _LEDGER_TABLES})
+            for spool in spools.values():
+                spool.flush()
+            writer.add("spans", ((k, pickle.dumps(v, pickle.HIGHEST_PROTOCOL))
+                                 for k, v in index.facts.spans.items()))
+            writer.finish()
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    maps = {name: DiskMap(target, name) for name in _KEY_TABLES + _LEDGER_TABLES + ("spans",)}
+    facts, ledger = index.facts, index.ledger
+    facts.first, facts.boxes, facts.pixel_checks, facts.spans = (
+        maps["first"], maps["boxes"], maps["pixel_checks"], maps["spans"])
+    ledger.uids, ledger.patids, ledger.dates = maps["uids"], maps["patids"], maps["dates"]
+    return index
 
 
 def load_key(bench: Benchmark, profile: Optional[str]) -> tuple[KeyIndex, Callable[[], Iterator[Check]], str]:

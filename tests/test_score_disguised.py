@@ -188,3 +188,31 @@ def test_a_pdf_left_beside_the_outputs_is_read_and_a_clean_one_passes(bench: Pat
     found = _sweep_failures(rows)
     assert set(found.output_file) == {"out/report.pdf"} and found.reason.str.contains("DOE").any()
     assert {"out/report.pdf", "out/clean.pdf"} <= set(result.match.extra_outputs)   # both were read
+
+
+def test_a_name_past_the_first_window_of_a_large_file_is_found(bench: Path, tmp_path: Path) -> None:
+    """A 20 MB log left beside the outputs, the name at its end: the byte sweep reads the file in
+    overlapping windows, not only its first 16 MiB. A name cut at a window's edge is whole in
+    the next one."""
+    from midib.score.observation import BLOB_SWEEP_MAX, WINDOW_OVERLAP
+    run = make_run(bench, tmp_path / "run", deidentify)
+    filler = b"INFO processing slice ok\n" * (20 * 2**20 // 25)
+    (run / "out" / "tool.log").write_bytes(filler + b"ERROR patient DOE^JOHN failed\n")
+    edge = BLOB_SWEEP_MAX - 4                       # "MRN123456" straddles the first window's end
+    (run / "out" / "edge.log").write_bytes(b"." * edge + b" MRN123456 " + b"." * (WINDOW_OVERLAP * 2))
+    found = _sweep_failures(score(bench, run)[0])
+    assert found[found.output_file == "out/tool.log"].reason.str.contains("DOE").any()
+    assert found[found.output_file == "out/edge.log"].reason.str.contains("MRN123456").any()
+
+
+def test_windows_stop_at_pixel_data_that_ends_the_file(tmp_path: Path) -> None:
+    from midib.score.observation import BLOB_SWEEP_MAX, file_windows
+    header = b"\x00" * 128 + b"DICM" + b"x" * (BLOB_SWEEP_MAX + 100)
+    pixels = b"\xe0\x7f\x10\x00OW\x00\x00" + (2 * 2**20).to_bytes(4, "little") + b"N" * (2 * 2**20)
+    path = tmp_path / "f.dcm"
+    path.write_bytes(header + pixels)
+    with open(path, "rb") as f:
+        windows = list(file_windows(f))
+    assert len(windows) == 2 and windows[1][0] > 0
+    assert sum(len(w) for _, w in windows) < len(header) + BLOB_SWEEP_MAX // 8   # pixels never read
+    assert not any(b"NNNN" in w for _, w in windows)

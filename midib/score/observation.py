@@ -22,7 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -129,22 +129,49 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
     pydicom keeps the last of two elements with one tag (a first PatientName holding the name is
     never seen), stops at a truncation, and a file that is not DICOM at all (a README left in a
     submission, a gzipped copy of an input) has no elements: what such a file still holds is a
-    leak all the same. A needle the walk already found is not reported twice."""
+    leak all the same. The file is read in windows (:func:`file_windows`), so a name past a
+    value too large to walk is still found. A needle the walk already found is not reported
+    twice."""
+    known = {nid for nid, _, _ in record.hits}
     try:
         with open(path, "rb") as f:
-            data = f.read(BLOB_SWEEP_MAX)
-            size = os.fstat(f.fileno()).st_size
+            for at, window in file_windows(f):
+                parts = [window]
+                if at == 0:
+                    parts += (without_pixel_data(part) for part in archives.unpacked(window))  # gzip, zip, PDF
+                for part in parts:
+                    for run in binary_strings(part):
+                        for nid, text in scan(run, "UN", FILE_BYTES):
+                            if nid not in known:
+                                known.add(nid)
+                                record.hits.append((nid, FILE_BYTES, text[:200]))
     except OSError:
         return
-    known = {nid for nid, _, _ in record.hits}
-    parts = [without_pixel_data(data, size)]
-    parts += (without_pixel_data(part) for part in archives.unpacked(data))  # gzip, zip, PDF text
-    for part in parts:
-        for run in binary_strings(part):
-            for nid, text in scan(run, "UN", FILE_BYTES):
-                if nid not in known:
-                    known.add(nid)
-                    record.hits.append((nid, FILE_BYTES, text[:200]))
+
+
+#: the most of one file the byte sweep reads: gigabytes of a hostile file would stall scoring
+FILE_SWEEP_MAX = 1024 * 1024 * 1024
+#: windows overlap by this much, so that text cut at one window's end is whole in the next
+WINDOW_OVERLAP = 64 * 1024
+
+
+def file_windows(f: Any) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) of an open file in windows of :data:`BLOB_SWEEP_MAX` bytes overlapping
+    by :data:`WINDOW_OVERLAP`, up to :data:`FILE_SWEEP_MAX`; the pixel data that ends the file
+    is left out (:func:`without_pixel_data`), and no window is read past it. One window in
+    memory at a time."""
+    size = os.fstat(f.fileno()).st_size
+    at = 0
+    while at < min(size, FILE_SWEEP_MAX):
+        f.seek(at)
+        window = f.read(BLOB_SWEEP_MAX)
+        if not window:
+            return
+        kept = without_pixel_data(window, size - at)
+        yield at, kept
+        if len(kept) < len(window) or at + len(window) >= size:
+            return
+        at += len(window) - WINDOW_OVERLAP
 
 
 def without_pixel_data(data: bytes, size: Optional[int] = None) -> bytes:

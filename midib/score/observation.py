@@ -488,7 +488,7 @@ def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
         return None
     data = bytes(data)
     runs = binary_strings(data)
-    if data.startswith(b"%PDF-", 0, 1024) or archives.compressed(data):  # an encapsulated report
+    if data.startswith(b"%PDF-") or archives.compressed(data):  # an encapsulated report
         runs += tuple(r for part in archives.unpacked(data) for r in binary_strings(part))
     return runs or None
 

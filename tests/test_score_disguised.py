@@ -10,6 +10,7 @@ DOE^JOHN, MRN123456, Springfield General Hospital planted by the test).
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import io
@@ -216,3 +217,42 @@ def test_windows_stop_at_pixel_data_that_ends_the_file(tmp_path: Path) -> None:
     assert len(windows) == 2 and windows[1][0] > 0
     assert sum(len(w) for _, w in windows) < len(header) + BLOB_SWEEP_MAX // 8   # pixels never read
     assert not any(b"NNNN" in w for _, w in windows)
+
+
+@pytest.mark.parametrize("written", [
+    "Patient " + base64.b64encode(b"JOHN DOE").decode(),          # base64
+    "ref=" + base64.urlsafe_b64encode(b"Doe, John").decode().rstrip("="),   # URL-safe, unpadded
+    "JOHN DOE".encode().hex().upper(),                             # hexadecimal
+    "Patient=John%20Doe",                                          # percent (URL) encoding
+    "Patient &#74;ohn &#68;oe",                                    # HTML character references
+])
+def test_a_name_written_in_an_encoding_is_found(bench: Path, tmp_path: Path, written: str) -> None:
+    def comment(ds: Dataset) -> None:
+        ds.ImageComments = written
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(comment)))[0])
+    assert (found.path == "(0020,4000)").sum() >= 2, found[["path", "reason"]].to_string()
+    assert found.observed.str.contains("DOE|Doe").all()
+
+
+def test_an_encoded_name_where_the_key_checks_the_name_is_still_a_leak(bench: Path, tmp_path: Path) -> None:
+    """The key's PatientName check compares the encoded text and passes; the sweep's hit in
+    the decoded text must not be taken as already judged there."""
+    def encoded(ds: Dataset) -> None:
+        ds.PatientName = base64.b64encode(b"DOE^JOHN").decode()
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(encoded)))
+    found = _sweep_failures(rows)
+    assert (found.path == "(0010,0010)").sum() == 2, found[["path", "reason"]].to_string()
+    assert found.observed.str.startswith("[base64] DOE^JOHN").all()
+
+
+def test_hashes_and_random_tokens_are_not_decoded_into_leaks(bench: Path, tmp_path: Path) -> None:
+    """Pseudonyms a tool derives (a SHA-256 in hex, a base64 token, a UUID) decode to bytes
+    that are not text: a correct de-identification writing them scores 100 %."""
+    import hashlib
+
+    def hashed(ds: Dataset) -> None:
+        ds.PatientID = hashlib.sha256(b"MRN123456").hexdigest()[:64]
+        ds.OtherPatientIDs = base64.b64encode(hashlib.sha256(b"MRN123456").digest()).decode()[:64]
+        ds.ImageComments = "token 6f1e2b9c-3d4a-4b8e-9f00-2c1d0e5a7b31 ABDOMENPELVIS 1.2.840.10008.1.2"
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(hashed)))
+    assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()

@@ -442,3 +442,41 @@ def test_a_stored_matcher_reads_waiting_outputs_back_and_pairs_the_same(tmp_path
     assert all(isinstance(r, SlimRecord) for r in stored.pairs.values())
     with pytest.raises(ValueError, match="needs the outputs' records"):
         Matcher(sources, {}, stored=True).finish(None)
+
+
+@pytest.mark.parametrize("renumbered", [False, True])
+def test_real_output_of_a_source_a_raw_copy_claimed_is_its_duplicate(tmp_path: Path, renumbered: bool) -> None:
+    """A submission that leaves a copy of an input beside the real output: the copy claims the
+    source by its unchanged UID; the real output (same pixels) must be reported its second
+    claimant, not paired with the free neighbouring slice whose pixels are nearly the same
+    (then judged against the wrong image). Renumbered: found by pixels among all the slices."""
+    base = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.int32)
+    a = _one_source(tmp_path, number=1, uid="1.2.3.1")
+    b = _one_source(tmp_path, pixels=base + np.random.default_rng(1).integers(-4, 5, base.shape),
+                    number=2, uid="1.2.3.2")
+    sources = {"1.2.3.1": a, "1.2.3.2": b}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "0_copy.dcm").write_bytes(a.read_bytes())
+    _rewrite(a, out / "1_real.dcm", number=7 if renumbered else None)
+    fp = PixelFingerprint(out, sources, {})
+    assert fp.confirm("1_real.dcm", "1.2.3.2", None) is True   # the neighbour would pass alone
+    result = match_outputs(records(out), sources, {}, fp)
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.1": "0_copy.dcm"}
+    assert result.duplicate_outputs == [{"file": "1_real.dcm", "instance": "1.2.3.1", "scored": "0_copy.dcm"}]
+    assert result.unmatched_inputs == ["1.2.3.2"]
+
+
+def test_an_output_equally_like_a_claimed_and_a_free_twin_is_the_free_ones(tmp_path: Path) -> None:
+    """Two sources alike in header and pixels (a series written twice): one kept its UID and
+    claimed its source; the other's output has a new UID and must pair with the free twin."""
+    a = _one_source(tmp_path, number=1, uid="1.2.3.1")
+    b = _one_source(tmp_path, number=1, uid="1.2.3.2")
+    sources = {"1.2.3.1": a, "1.2.3.2": b}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "0_kept.dcm").write_bytes(a.read_bytes())
+    _rewrite(b, out / "1_new.dcm")
+    result = match_outputs(records(out), sources, {}, PixelFingerprint(out, sources, {}))
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.1": "0_kept.dcm", "1.2.3.2": "1_new.dcm"}
+    assert result.duplicate_outputs == []

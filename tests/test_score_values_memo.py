@@ -6,11 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from midib.answer_key import Check

@@ -26,7 +26,7 @@ import hashlib
 import json
 from pathlib import Path
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Optional
 
 import numpy as np
@@ -389,7 +389,11 @@ class PixelFingerprint:
         d = confirm_distance(src and src[1], grid, self.boxes.get(instance, []))
         return None if d is None else d < CONFIRM_DISTANCE
 
-    def __call__(self, out_file: str, candidates: list[str], rec: OutputRecord) -> Optional[str]:
+    def __call__(self, out_file: str, candidates: list[str], rec: OutputRecord,
+                 prefer: Collection[str] = ()) -> Optional[str]:
+        """The candidate whose pixels are closest to the output's (None: no pixels to weigh, or
+        none close enough); on a tie, one in ``prefer`` (the sources not yet claimed: an
+        output equally like a claimed and a free twin is the free one's)."""
         out_px = self._output_frame(out_file)
         if out_px is not None and float(out_px.max() - out_px.min()) == 0:
             return None  # a blank image matches nothing
@@ -402,7 +406,7 @@ class PixelFingerprint:
             if (key := repr(boxes)) not in outs:
                 outs[key] = thumbnail(out_px, boxes)
             d = distance(self._source_thumb(inst), outs[key])
-            if d is not None and d < best_d:
+            if d is not None and (d < best_d or (d == best_d and inst in prefer and best not in prefer)):
                 best, best_d = inst, d
         return best
 

@@ -92,7 +92,8 @@ def features(record: OutputRecord, mask: tuple[bool, ...]) -> tuple:
     return tuple(tuple(_num(v) for v in _values(record, k)) for k in keys)
 
 
-Fingerprinter = Callable[[str, list[str], OutputRecord], Optional[str]]
+#: (output file, candidates, record[, prefer=ties go to these]) -> the closest candidate or None
+Fingerprinter = Callable[..., Optional[str]]
 #: (output file, instance, record) -> True (same image), False (another image), None (cannot tell);
 #: a Fingerprinter with a ``confirm`` method of this shape also vets unique candidates
 Confirmer = Callable[[str, str, OutputRecord], Optional[bool]]
@@ -291,16 +292,18 @@ def _in_order(pending: "Sequence[OutputRecord] | _Views") -> Iterable[OutputReco
 
 def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _Views",
                       sources: Mapping[str, OutputRecord], fingerprint: Optional[Fingerprinter]) -> None:
-    """Stage 3: the still unpaired sources' features (headers only) against each output's."""
-    # the sources not paired yet, read one at a time when indexed
-    unpaired = (sources.without(result.pairs) if isinstance(sources, Subset)
-                else Subset(sources, [i for i in sources if i not in result.pairs]))
+    """Stage 3: the sources' features (headers only) against each output's.
+
+    Every source is indexed, those already claimed too: a copy of an input left among the
+    outputs claims that source by its unchanged UID, and the real output of the same image must
+    then be found a second claimant of it (a duplicate, reported), not moved to the free slice
+    next to it that looks almost the same (:func:`_pair`)."""
     index: dict[tuple[bool, ...], dict[tuple, list[str]]] = {}
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
         if mask not in index:  # sources indexed once per combination of keys outputs still have
             index[mask] = defaultdict(list)
-            for inst, src in unpaired.items():
+            for inst, src in sources.items():  # read one at a time when stored
                 index[mask][features(src, mask)].append(inst)
         return index[mask].get(features(rec, mask), [])
 
@@ -324,8 +327,18 @@ def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _V
 def _pair(result: MatchResult, rec: OutputRecord, candidates: list[str], method: str,
           fingerprint: Optional[Fingerprinter]) -> Optional[bool]:
     """Claim the candidate ``rec`` came from: True if claimed, False if none fits, None if the
-    only candidate was refuted by the output's pixels."""
+    only candidate was refuted by the output's pixels.
+
+    When some candidates are claimed already, the pixels choose among all of them: the output
+    may be a second one of a claimed source (a duplicate, reported as such), and the only free
+    look-alike is then the wrong image."""
     free = [c for c in candidates if c not in result.pairs]
+    if fingerprint is not None and len(free) < len(candidates) > 1 and (
+            best := fingerprint(rec.file, candidates, rec, prefer=free)):
+        if _refuted(fingerprint, rec, best):
+            return None
+        _claim(result, best, rec, "content+pixels")
+        return True
     if len(free) == 1 or (not free and len(candidates) == 1):  # the only source of its kind
         only = free[0] if free else candidates[0]                 # (else: a second output of it)
         if _refuted(fingerprint, rec, only):

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 import pydicom
 from pydicom.dataset import Dataset
 
-from midib.score import archives
+from midib.score import archives, codestreams
 from midib.score.values import split_values
 from midib.tagpath import TagPath
 
@@ -76,6 +76,9 @@ class OutputRecord:
     uids: list[Element] = field(default_factory=list)                  # every UI element
     hits: list[tuple[str, str, str]] = field(default_factory=list)     # (needle id, where, text[:200])
     error: str = ""                             # why the file could not be read, if so
+    #: a value the sweep should read was too large to read as one: the file's bytes are swept
+    #: in windows instead (:func:`sweep_file_bytes`); never stored, used where it is read
+    unswept: bool = False
 
     def at(self, generic_key: str) -> list[Element]:
         return self.elements.get(generic_key, [])
@@ -112,7 +115,7 @@ def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner
     fallback = record is None
     if record is None:
         record = observe_pydicom(path, rel, wanted, scan)
-    if scan is not None and (fallback or record.error):
+    if scan is not None and (fallback or record.error or record.unswept):
         sweep_file_bytes(path, record, scan)
     return record
 
@@ -346,11 +349,14 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
         encoding = _encoding(ds)
     for tag, raw in list(ds._dict.items()):
         if tag in SKIP_TAGS:
+            if scan is not None and tag == 0x7FE00010:   # a codestream's own header holds text
+                _sweep_pixel_headers(scan, record, concrete + _step(ds, tag, cache), raw,
+                                     getattr(ds, "filename", None))
             continue
         vr, values = _fast(tag, raw, encoding)
         if vr in BINARY_NUMBERS:  # numbers are never text: converted only when asked for
             if generic + _step(ds, tag, cache) not in wanted:
-                if scan is not None and tag >> 16 & 1:  # a private bulk value may hide text
+                if scan is not None:  # but their bytes may hide text
                     _sweep_blob(scan, record, concrete + _step(ds, tag, cache), vr,
                                 getattr(raw, "value", None))
                 continue
@@ -365,8 +371,11 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
                     raise OverLimit(f"{concrete + _step(ds, tag, cache)} holds {length} bytes, over the "
                                     f"{BLOB_SWEEP_MAX // 2**20} MiB a value is read")
                 if raw_vr not in SWEPT_VRS or length > BLOB_SWEEP_MAX:
-                    if scan is not None and raw_vr in BULK_VRS and tag >> 16 & 1 and length <= BLOB_SWEEP_MAX:
-                        _sweep_blob(scan, record, concrete + _step(ds, tag, cache), raw_vr, ds[tag].value)
+                    if scan is not None and raw_vr in BLOB_SWEPT:
+                        if length > BLOB_SWEEP_MAX:
+                            record.unswept = True
+                        elif raw_vr in BULK_VRS:
+                            _sweep_blob(scan, record, concrete + _step(ds, tag, cache), raw_vr, ds[tag].value)
                     continue
             elem = ds[tag]
             vr, blob = elem.VR, elem.value
@@ -376,7 +385,7 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
                 continue
             values = _values(vr, elem.value)
         if values is None:
-            if scan is not None and vr in BINARY_TEXTLIKE:  # binary, not text: its text runs
+            if scan is not None and vr in BLOB_SWEPT:  # binary, not text: its text runs
                 _sweep_blob(scan, record, concrete + _step(ds, tag, cache), vr, blob)
             continue
         step = _step(ds, tag, cache)
@@ -405,6 +414,8 @@ def _sequence(ds: Dataset, tag: int, items: Any, concrete: str, generic: str,
 
 BINARY_NUMBERS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "SV", "UV", "OW", "OF",
                             "OD", "OL", "OV"})
+#: binary VRs whose bytes are swept for the text runs they may hide
+BLOB_SWEPT = BINARY_TEXTLIKE | BINARY_NUMBERS
 _UNSPLIT = frozenset({"LT", "ST", "UT", "UR"})
 
 
@@ -473,18 +484,23 @@ def binary_strings(data: bytes) -> tuple[str, ...]:
 
 
 def blob_vr(vr: Optional[str]) -> str:
-    """The VR the sweep is told for a blob's text runs: a private OW holding text is searched
+    """The VR the sweep is told for a blob's text runs: an OW or a US holding text is searched
     as unknown bytes (UN), dates included."""
-    return "UN" if vr is None or vr in BULK_VRS else vr
+    return vr if vr in BINARY_TEXTLIKE else "UN"
 
 
 def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
     """What the sweep reads of a binary element that has no text values: its text runs
-    (None: not a text-like or bulk binary VR, too large, or no text in it). Callers pass bulk
-    VRs (OW, OF, ...) for private elements only: public ones are pixels, curves and LUTs."""
-    if (vr not in BINARY_TEXTLIKE and vr not in BULK_VRS) or not isinstance(data, (bytes, bytearray, memoryview)):
+    (None: not a binary VR, too large, too short to hold a word, or no text in it).
+
+    Numbers (US, FL, OW, OF, ...) are swept too, public and private: a tool can hide a name in
+    an overlay, a waveform or a LUT as well as in a private block, and the sweep's needles
+    (whole words, names capitalised, dates as dates) do not turn up by chance in the few
+    printable runs that numbers make. Pixel data is never passed here (its codestream headers
+    are: :func:`pixel_header_runs`)."""
+    if vr not in BLOB_SWEPT or not isinstance(data, (bytes, bytearray, memoryview)):
         return None
-    if len(data) > BLOB_SWEEP_MAX:
+    if len(data) > BLOB_SWEEP_MAX or len(data) < 4:
         return None
     data = bytes(data)
     runs = binary_strings(data)
@@ -529,8 +545,41 @@ def sweep_meta(ds: Dataset, scan: Scanner, record: OutputRecord) -> None:
 
 
 def _sweep_blob(scan: Scanner, record: OutputRecord, where: str, vr: Optional[str], data: Any) -> None:
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) > BLOB_SWEEP_MAX:
+        record.unswept = True
+        return
     for value in blob_values(vr, data) or ():
         for needle, text in scan(value, blob_vr(vr), where):
+            record.hits.append((needle, where, text[:200]))
+
+
+def pixel_header_runs(buf: Any, pos: int) -> tuple[str, ...]:
+    """The text runs of the codestream headers (JPEG COM/APPn, JPEG 2000 COM, JP2 boxes) of the
+    encapsulated pixel data whose fragments start at ``pos`` of ``buf``
+    (:mod:`midib.score.codestreams`): what the camera or workstation wrote beside the pixels."""
+    return tuple(r for p in codestreams.pixel_header_payloads(buf, pos) for r in binary_strings(p))
+
+
+def _sweep_pixel_headers(scan: Scanner, record: OutputRecord, where: str, raw: Any,
+                         filename: Any) -> None:
+    """Sweep the codestream headers of an encapsulated PixelData element read by pydicom: from
+    its value, or from the file where pydicom deferred it (never the whole pixel data read)."""
+    undefined = getattr(raw, "length", 0) == 0xFFFFFFFF or getattr(raw, "is_undefined_length", False)
+    if not undefined:
+        return
+    value, at = getattr(raw, "value", None), getattr(raw, "value_tell", None)
+    if isinstance(value, (bytes, bytearray)):
+        runs = pixel_header_runs(value, 0)
+    elif value is None and isinstance(filename, (str, os.PathLike)) and isinstance(at, int):
+        try:
+            with open(filename, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                runs = pixel_header_runs(data, at)
+        except (OSError, ValueError):
+            return
+    else:
+        return
+    for run in runs:
+        for needle, text in scan(run, "OB", where):
             record.hits.append((needle, where, text[:200]))
 
 

@@ -22,10 +22,10 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import BaseTag
 
-from midib.score.observation import (BINARY_TEXTLIKE, BLOB_SWEEP_MAX, BULK_VRS, DEFER, SKIP_TAGS,
+from midib.score.observation import (BINARY_NUMBERS, BINARY_TEXTLIKE, BLOB_SWEEP_MAX, BULK_VRS, DEFER, SKIP_TAGS,
                                      SWEPT_VRS, TEXT_VRS, PREAMBLE, Element, OutputRecord, Scanner,
                                      _UNSPLIT, _values, binary_strings, blob_values, blob_vr,
-                                     charset_codec, meta_values)
+                                     charset_codec, meta_values, pixel_header_runs)
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
                                   Fallback, file_meta, implicit_syntax, implicit_vr,
@@ -164,14 +164,16 @@ class _Walker:
             if implicit:
                 vr = self._vr_of_implicit(tag, creators)
                 if vr not in KNOWN_VRS:
-                    if vr == "OB or OW" and not group & 1:
-                        continue    # pydicom makes it OW in implicit VR: binary, never kept
+                    if vr == "OB or OW" and not group & 1:  # pydicom makes it OW in implicit VR
+                        if scan is not None:                  # binary, never kept: its text runs
+                            self._blob(tag, creators, concrete, "OW", vpos, pos)
+                        continue
                     raise Fallback(f"ambiguous VR {vr}")  # its correction may fail in pydicom
             elif (top and length > DEFER and tag != CHARSET and vr != "SQ"
                   and (vr not in SWEPT_VRS or length > BLOB_SWEEP_MAX)):
                 if length > BLOB_SWEEP_MAX and (vr in TEXT_VRS or vr in BINARY_TEXTLIKE):
                     raise Fallback("value over the read limit")  # the reference says which
-                if scan is not None and vr in BULK_VRS and group & 1:  # private bulk: its text runs
+                if scan is not None and vr in BULK_VRS:  # bulk numbers: their text runs
                     self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue                # pydicom deferred it and the reference skips it
             if vr == "SQ":
@@ -185,7 +187,7 @@ class _Walker:
             if implicit:
                 values = self._implicit_values(tag, vr, vpos, length, is_wanted)
             elif not is_wanted and vr != "UI" and (scan is None or vr not in SWEPT_VRS):
-                if scan is not None and vr in BULK_VRS and group & 1:  # private bulk: its text runs
+                if scan is not None and vr in BINARY_NUMBERS and length >= 4:  # numbers: their text runs
                     self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue  # the reference would decode it only to drop it
             elif length and vr in TEXT_VRS and codec is not None:  # the common case, inline
@@ -200,7 +202,7 @@ class _Walker:
             else:
                 values = self._values(tag, vr, vpos, length, False, is_wanted)
             if values is None:
-                if scan is not None and vr in BINARY_TEXTLIKE:  # binary, not text: its text runs
+                if scan is not None and (vr in BINARY_TEXTLIKE or (implicit and vr in BULK_VRS)):
                     self._blob(tag, creators, concrete, vr, vpos, pos)
                 continue
             step = step or STEPS.get(tag) or tag_step(tag)
@@ -223,6 +225,7 @@ class _Walker:
     def _blob(self, tag: int, creators: dict, concrete: str, vr: str, vpos: int, end: int) -> None:
         """Queue the text runs of a binary element for the sweep (as the reference's ``_sweep_blob``)."""
         if end - vpos > BLOB_SWEEP_MAX:
+            self.record.unswept = True      # swept in windows of the file's bytes instead
             return
         runs = blob_values(vr, self.buf[vpos:end])
         if runs:
@@ -262,7 +265,12 @@ class _Walker:
         if vr == "SQ" or (vr == "UN" and not implicit):
             return self._sequence(tag, vpos, UNDEFINED, implicit, creators, concrete, generic)
         if tag == PIXEL_DATA:
-            return skip_fragments(self.buf, vpos)
+            end = skip_fragments(self.buf, vpos)
+            if self.scan is not None:   # the codestreams' own headers (comments, EXIF) hold text
+                runs = pixel_header_runs(self.buf, vpos)
+                if runs:
+                    self.to_sweep.append(Element(concrete + tag_step(tag), "OB", runs))
+            return end
         raise Fallback("undefined-length value")
 
     def _sequence(self, tag: int, vpos: int, length: int, implicit: bool,

@@ -17,6 +17,7 @@ from midib.answer_key import Check
 from midib.score import deid
 from midib.score.checks import IdMaps
 from midib.score.dates import date_rows, shift_rows
+from midib.score.encoded import is_decoded
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord
 from midib.score.rows import rule_row
@@ -99,7 +100,7 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
         needle = sweeper.needle(nid)
         if needle is None:  # relevant_hits keeps only hits whose needle exists
             continue
-        if like is not None and where in seen and covered(needle, checked.get(where, [])):
+        if like is not None and where in seen and not is_decoded(text) and covered(needle, checked.get(where, [])):
             continue
         rows.append(rule_row(
             "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",

@@ -21,6 +21,9 @@ in output file and folder names. To stay useful it must not cry wolf:
 * dates are searched only as dates (any spelling, see :func:`midib.score.values.dates_in`),
   never in UIDs; times are not searched (not identifiers under HIPAA Safe Harbor);
 * UIDs are searched as whole UIDs;
+* a run written in base64, hexadecimal, percent or HTML encoding is searched decoded too
+  (:mod:`midib.score.encoded`), and a hit there is never taken as judged by a key check at
+  the same place: that check compared the encoded text;
 * a name, word or date counts against an output only when it belongs to the patient the output
   was matched to (any patient for unmatched outputs): a shifted date may equal another patient's
   birth date and a tool's random dummy name another patient's surname. A UID or an identifier
@@ -38,6 +41,7 @@ from typing import Iterable
 
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
+from midib.score.encoded import decoded_forms, labelled
 from midib.score.uidneedles import PREFIX as UID_PREFIX, UidNeedles
 from midib.score.values import dates_in, dicom_date, name_components, norm_text, plain, words
 
@@ -195,7 +199,7 @@ class Sweeper:
             found = self.memo[key] = self._search(text, vr)
         return found
 
-    def _search(self, text: str, vr: str) -> list[tuple[str, str]]:
+    def _search(self, text: str, vr: str, decode: bool = True) -> list[tuple[str, str]]:
         hits: list[tuple[str, str]] = []
         if (vr == "UI" and _UID_TEXT.fullmatch(text)) or (_UIDISH.fullmatch(text) and "." in text):
             nid = self.uids.get(text.strip(" \x00"))
@@ -218,6 +222,9 @@ class Sweeper:
             for m in _UIDISH.finditer(text):
                 if nid := self.uids.get(m.group(0).strip(".")):
                     hits.append((nid, text))
+        if decode and vr not in _NUMERIC_VRS:   # base64, hex, %XX, &#NN;: PHI all the same
+            for how, form in decoded_forms(text):
+                hits += [(nid, labelled(how, form)) for nid, _ in self._search(form, "UN", False)]
         return hits
 
     def _beside_partner(self, nid: str, ws: list[str], i: int, n: int) -> bool:

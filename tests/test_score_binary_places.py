@@ -1,0 +1,154 @@
+"""PHI in the binary places a header-only sweep skips: the comment and application segments of
+compressed pixel data (a JPEG COM, an EXIF block, a JPEG 2000 comment, a JP2 XML box), public
+numeric data (an overlay plane, a LUT, in explicit and implicit VR) and a private value too
+large to read as one. Each must be a failed sweep row naming where it was found; a correct
+de-identification with real overlays and LUTs must still score 100 %.
+
+The benchmark is the hand-made one of :mod:`tests.test_score_scorer`.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ImplicitVRLittleEndian, JPEGLSLossless
+
+from midib.score import codestreams
+from midib.score.observation import FILE_BYTES, observe_pydicom
+from midib.score.rawwalk import raw_observe
+from tests.test_score_scorer import _leaky, _sweep_failures, hand_made_bench, make_run, score
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hand_made_bench(tmp_path_factory.mktemp("handbench"))
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _with_jpeg_segment(ds: Dataset, segment: bytes) -> None:
+    """Compress losslessly (the pixels stay those of the source: matching still pairs it) and
+    put ``segment`` right after the start-of-image marker of every frame."""
+    ds.compress(JPEGLSLossless, generate_instance_uid=False)
+    frames = pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1)))
+    ds.PixelData = pydicom.encaps.encapsulate([f[:2] + segment + f[2:] for f in frames])
+
+
+@pytest.mark.parametrize("segment", ids=["COM", "EXIF"], argvalues=[
+    _segment(0xFE, b"Acquired for John Doe"),                                  # COM
+    _segment(0xE1, b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08Artist\x00DOE^JOHN\x00"),  # APP1, EXIF-like
+])
+def test_a_name_in_a_codestream_header_is_found(bench: Path, tmp_path: Path, segment: bytes) -> None:
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run",
+                                                  _leaky(lambda ds: _with_jpeg_segment(ds, segment))))[0])
+    at_pixels = found[found.path == "(7fe0,0010)"]
+    assert len(at_pixels) >= 2 and at_pixels.reason.str.contains("DOE").all(), found[["path", "reason"]].to_string()
+
+
+def test_a_compressed_output_without_header_text_is_clean(bench: Path, tmp_path: Path) -> None:
+    """The sweep reads headers, not the coded image: a JPEG-LS output of a correct
+    de-identification (a comment without PHI in it) scores 100 %."""
+    run = make_run(bench, tmp_path / "run", _leaky(lambda ds: _with_jpeg_segment(ds, _segment(0xFE, b"midib test coder"))))
+    rows, _ = score(bench, run)
+    assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()
+
+
+def test_only_header_segments_are_read_never_the_coded_data() -> None:
+    image_data = b"\x12John Doe\x34" * 10                   # text-like bytes after the scan header
+    jpeg = (b"\xff\xd8" + _segment(0xE0, b"JFIF\x00") + _segment(0xFE, b"note one")
+            + b"\xff\xff" + _segment(0xDB, b"\x00" * 65) + _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+            + image_data + _segment(0xFE, b"after the scan") + b"\xff\xd9")
+    assert codestreams.header_payloads(jpeg) == [b"JFIF\x00", b"note one"]
+    j2k = (b"\xff\x4f\xff\x51" + struct.pack(">H", 4) + b"\x00\x00" + b"\xff\x64" + struct.pack(">H", 14)
+           + b"\x00\x01Kakadu-9.9" + b"\xff\x90" + struct.pack(">H", 10) + b"\x00" * 8 + image_data)
+    assert codestreams.header_payloads(j2k) == [b"Kakadu-9.9"]
+    box = lambda kind, body: struct.pack(">L", 8 + len(body)) + kind + body
+    jp2 = (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + box(b"ftyp", b"jp2 \x00\x00\x00\x00jp2 ")
+           + box(b"xml ", b"<patient>Doe</patient>") + box(b"jp2c", j2k))
+    assert codestreams.header_payloads(jp2) == [b"<patient>Doe</patient>", b"Kakadu-9.9"]
+    assert codestreams.header_payloads(image_data) == []        # not a codestream: nothing
+    assert codestreams.header_payloads(b"\xff\xd8\xff\xfe\x00") == []   # truncated: nothing, no error
+
+
+def test_a_truncated_or_hostile_fragment_list_never_raises() -> None:
+    item = lambda data: b"\xfe\xff\x00\xe0" + struct.pack("<L", len(data)) + data
+    good = item(b"") + item(b"\xff\xd8" + _segment(0xFE, b"first"))
+    assert codestreams.pixel_header_payloads(good + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", 0) == [b"first"]
+    assert codestreams.pixel_header_payloads(good[:-3], 0) == [b"fi"]    # cut: what is there
+    huge = b"\xfe\xff\x00\xe0" + struct.pack("<L", 0xFFFFFF00) + b"\xff\xd8" + _segment(0xFE, b"big")
+    assert codestreams.pixel_header_payloads(huge, 0) == [b"big"]       # a length past the end
+
+
+def _offered(path: Path) -> tuple[list, list]:
+    """What the raw walker and the pydicom reference offer the sweep: (text, VR, where)."""
+    def recorder(log: list):
+        return lambda text, vr, where: log.append((text, vr, where)) or []
+    raw_log: list = []
+    ref_log: list = []
+    raw_observe(path.read_bytes(), path.name, frozenset(), recorder(raw_log))
+    observe_pydicom(path, path.name, frozenset(), recorder(ref_log))
+    return raw_log, ref_log
+
+
+def test_a_jpeg2000_comment_is_offered_to_the_sweep_by_both_walkers() -> None:
+    raw_log, ref_log = _offered(Path(get_testdata_file("examples_jpeg2k.dcm")))
+    assert ("Kakadu-2.2", "OB", "(7fe0,0010)") in raw_log
+    assert raw_log == ref_log
+
+
+@pytest.mark.parametrize("syntax", ["explicit", "implicit"])
+def test_a_name_in_public_numeric_data_is_found(bench: Path, tmp_path: Path, syntax: str) -> None:
+    """An overlay plane and a LUT are numbers to DICOM, but bytes to whoever reads the file."""
+    def hide(ds: Dataset) -> None:
+        ds.add_new(0x60003000, "OW", b"\x00\x00" + b"JOHN DOE" + b"\x00" * 54)     # OverlayData
+        lut = Dataset()
+        lut.LUTDescriptor = [8, 0, 16]
+        lut.add_new(0x00283006, "US", list(struct.unpack("<14H", b"Springfield General Hospital")))   # LUTData
+        ds.ModalityLUTSequence = Sequence([lut])
+        if syntax == "implicit":
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(hide)))[0])
+    assert found[found.path == "(6000,3000)"].reason.str.contains("DOE").sum() >= 2, found[["path", "reason"]].to_string()
+    if syntax == "explicit":   # implicit LUT data is US or SS to pydicom: converted to numbers, not read
+        lut_rows = found[found.path == "(0028,3000)[0](0028,3006)"]
+        assert lut_rows.reason.str.contains("Springfield").sum() >= 2, found[["path", "reason"]].to_string()
+
+
+def test_real_overlays_and_luts_are_not_leaks(bench: Path, tmp_path: Path) -> None:
+    """Numbers make printable runs by chance: a 512x512 overlay of seeded random bits, a full
+    16-bit ramp LUT and a palette must not be read as names, IDs or dates."""
+    rng = np.random.default_rng(7)
+
+    def real(ds: Dataset) -> None:
+        ds.add_new(0x60003000, "OW", rng.integers(0, 256, 512 * 512 // 8, dtype=np.uint8).tobytes())
+        lut = Dataset()
+        lut.LUTDescriptor = [4096, 0, 16]
+        lut.add_new(0x00283006, "US", [int(v) for v in np.linspace(0, 65535, 4096)])
+        ds.ModalityLUTSequence = Sequence([lut])
+        ds.add_new(0x00281201, "OW", np.arange(0, 65536, 257, dtype="<u2").tobytes())   # red palette
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(real)), conformance=False)  # a bare overlay
+    assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()
+
+
+def test_a_private_value_too_large_to_read_is_swept_in_the_file_bytes(bench: Path, tmp_path: Path) -> None:
+    """A nested private blob over the 16 MiB a value is read whole: its text is still found,
+    in the file's bytes, and the file is judged as read (no unreadable-file failure)."""
+    def big(ds: Dataset) -> None:
+        item = Dataset()
+        block = item.private_block(0x0011, "BULK", create=True)
+        block.add_new(0x01, "OB", b"\x00" * (17 * 1024 * 1024) + b"Patient John Doe\x00\x00")
+        ds.add_new(0x00111010, "SQ", Sequence([item]))
+        ds.add_new(0x00110010, "LO", "HOLDER")
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(big)))
+    found = _sweep_failures(rows)
+    assert found[found.path == FILE_BYTES].reason.str.contains("DOE").sum() == 2, found[["path", "reason"]].to_string()
+    assert rows[rows.source == "key"].passed.all()

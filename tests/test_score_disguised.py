@@ -191,6 +191,55 @@ def test_a_pdf_left_beside_the_outputs_is_read_and_a_clean_one_passes(bench: Pat
     assert {"out/report.pdf", "out/clean.pdf"} <= set(result.match.extra_outputs)   # both were read
 
 
+def _cid_pdf(glyphs: bytes, author: bytes) -> bytes:
+    """A PDF as Word or a browser writes one: a Type0 font with Identity-H encoding, so the page
+    shows glyph numbers (``<0001 0002 ...> Tj``), readable only through the font's ToUnicode
+    table; the document information (Author) and both tables Flate-compressed."""
+    import zlib
+    cmap = zlib.compress(b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap "
+                         b"1 begincodespacerange <0000> <FFFF> endcodespacerange "
+                         b"5 beginbfchar <0001> <0044> <0002> <004F> <0003> <0045> <0004> <004A> "
+                         b"<0006> <0020> endbfchar 1 beginbfrange <0005> <0005> <0048> endbfrange "
+                         b"1 beginbfchar <0007> <004E> endbfchar endcmap end end")
+    content = zlib.compress(b"BT /F1 12 Tf 72 720 Td <" + glyphs + b"> Tj ET")
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
+            b"/Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /Calibri /Encoding /Identity-H /ToUnicode 6 0 R >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
+            b"<< /Author <" + author.hex().encode() + b"> >>"]
+    out, offsets = b"%PDF-1.7\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def test_a_name_in_a_cid_font_pdf_is_found(bench: Path, tmp_path: Path) -> None:
+    """Glyph numbers, not letters: JOHN DOE is ``0004 0002 0005 0007 0006 0001 0002 0003``, and
+    the institution is in the hex-written Author. Read through the font's ToUnicode table."""
+    doc = _cid_pdf(b"00040002000500070006000100020003", b"Springfield General Hospital")
+    assert b"DOE" not in doc and b"Springfield" not in doc
+
+    def report(ds: Dataset) -> None:
+        ds.add_new(0x00420011, "OB", doc)
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(report)))[0])
+    mine = found[found.path == "(0042,0011)"]
+    assert mine.reason.str.contains("DOE").sum() == 2, found[["path", "reason"]].to_string()
+    assert mine.reason.str.contains("Springfield").sum() == 2
+
+
+def test_a_damaged_pdf_is_read_as_far_as_it_goes_without_error() -> None:
+    doc = _cid_pdf(b"00040002000500070006000100020003", b"Springfield General Hospital")
+    for cut in (len(doc) // 3, len(doc) // 2, len(doc) - 40):
+        list(archives.unpacked(doc[:cut]))          # never raises
+    assert b"JOHN DOE" in b"".join(archives.unpacked(doc))
+    assert archives.pdf_document_text(b"%PDF-1.4 garbage " * 100) is None   # nothing pypdf can read
+
+
 def test_a_name_past_the_first_window_of_a_large_file_is_found(bench: Path, tmp_path: Path) -> None:
     """A 20 MB log left beside the outputs, the name at its end: the byte sweep reads the file in
     overlapping windows, not only its first 16 MiB. A name cut at a window's edge is whole in

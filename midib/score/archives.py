@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import bz2
 import io
+import logging
 import lzma
 import re
 import zipfile
+import warnings
 import zlib
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -120,11 +122,14 @@ _PDF_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)|<([0-9A-Fa-f\s]+)>")
 
 
 def pdf_text(data: bytes, budget: int = MAX_TOTAL) -> Iterator[bytes]:
-    """The text of the content streams of a PDF within ``data`` (nothing if there is none): each
-    Flate stream inflated (at most ``budget`` bytes in all), its TJ arrays joined into one
-    string and its hex strings decoded."""
+    """The text of a PDF within ``data`` (nothing if there is none): what pypdf extracts
+    (:func:`pdf_document_text`), then each Flate content stream read as it is (at most
+    ``budget`` bytes in all), its TJ arrays joined into one string and its hex strings decoded:
+    a PDF too damaged for pypdf still shows its strings."""
     if b"%PDF-" not in data:
         return
+    if (text := pdf_document_text(data)) is not None:
+        yield text
     left = budget
     for m in _PDF_STREAM.finditer(data):
         end = data.find(b"endstream", m.end())
@@ -154,6 +159,53 @@ def _strings(operands: bytes) -> list[bytes]:
         else:
             out.append(re.sub(rb"\\(.)", rb"\1", lit))
     return out
+
+
+#: pages of one PDF whose text is extracted (a report has a few; a hostile file may claim millions)
+PDF_PAGES_MAX = 200
+
+
+def pdf_document_text(data: bytes) -> bytes | None:
+    """A PDF's text as a reader sees it, through pypdf: page text with each font's own encoding
+    undone (a CID font's glyph numbers mapped back through its ToUnicode table, as Word or a
+    browser writes them), the document information (Author, Title, Subject), form field
+    values, and annotation contents. An empty password is tried on an encrypted file (most
+    "protected" PDFs open without one). None when pypdf cannot read it at all; Latin-1 bytes
+    for the sweep's text runs (an accented letter keeps its word whole)."""
+    start = data.find(b"%PDF-")
+    if start < 0:
+        return None
+    try:
+        from pypdf import PdfReader
+    except ImportError:        # an installation without it: the raw reading below still runs
+        return None
+    texts: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _quiet_pypdf()
+        try:
+            reader = PdfReader(io.BytesIO(data[start:]), strict=False)
+            if reader.is_encrypted:
+                reader.decrypt("")
+            texts += [str(v) for v in (reader.metadata or {}).values()]
+            texts += [str(v) for v in (reader.get_form_text_fields() or {}).values() if v]
+            for number, page in enumerate(reader.pages):
+                if number >= PDF_PAGES_MAX:
+                    break
+                texts.append(page.extract_text() or "")
+                for annot in page.get("/Annots") or []:
+                    contents = annot.get_object().get("/Contents")
+                    if contents:
+                        texts.append(str(contents))
+        except Exception:      # damaged or hostile: what was read so far is still swept
+            pass
+    text = "\n".join(t for t in texts if t)
+    return text.encode("latin-1", "replace") if text else None
+
+
+def _quiet_pypdf() -> None:
+    """pypdf logs every oddity of a damaged file; the sweep reads hostile files on purpose."""
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 def unpacked(data: bytes) -> list[bytes]:

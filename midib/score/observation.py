@@ -463,6 +463,8 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     if isinstance(value, bytes):
         if vr not in BINARY_TEXTLIKE or len(value) > BLOB_SWEEP_MAX:
             return None
+        if value.startswith(b"%PDF-") or archives.compressed(value):
+            return None   # a document or an archive, however printable: unpacked as a blob
         text = value.decode("latin-1", "replace").rstrip("\x00 ")
         printable = sum(ch.isprintable() for ch in text)
         if not text or printable < 0.9 * len(text):

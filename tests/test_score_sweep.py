@@ -178,3 +178,18 @@ def test_a_ledger_read_with_a_short_memory_indexes_the_same_needles(mini_bench, 
     forgetful = Sweeper()
     inputs.ledger_facts(Benchmark(mini_bench), forgetful)
     assert needles(forgetful) == needles(whole) and len(whole.needles) > 100
+
+
+def test_an_identifier_written_as_a_uid_component_is_found() -> None:
+    """A tool that builds new UIDs from the patient's number publishes it; a date, a shorter
+    number or digits inside a longer component are a UID's own."""
+    sweeper = build_sweeper([entry("patient_id", "MRN38851048"), entry("accession", "4471920036"),
+                             entry("birth_date", "19700304", "DA", phi_class="dates")], [])
+
+    def found_in(uid: str) -> set[str]:
+        return {sweeper.needle(n).whole for n, _ in sweeper(uid, "UI", "(0008,0018)")}
+    assert found_in("1.2.826.0.1.38851048.1") == {"MRN38851048"}
+    assert found_in("2.25.4471920036") == {"4471920036"}
+    assert found_in("1.2.826.0.1.388510481.1") == set()         # a longer number of its own
+    assert found_in("1.2.826.0.1.19700304.1") == set()          # dates are never searched in UIDs
+    assert found_in("1.2.826.0.1.3680043.8.498.1") == set()

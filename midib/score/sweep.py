@@ -20,7 +20,7 @@ in output file and folder names. To stay useful it must not cry wolf:
   ``VARIAN-TPS2`` is found in ``varian tps2`` but not in ``Varian Medical Systems``;
 * dates are searched only as dates (any spelling, see :func:`midib.score.values.dates_in`),
   never in UIDs; times are not searched (not identifiers under HIPAA Safe Harbor);
-* UIDs are searched as whole UIDs;
+* UIDs are searched as whole UIDs, and an identifier of 7+ digits as a whole component of one;
 * a run written in base64, hexadecimal, percent or HTML encoding is searched decoded too
   (:mod:`midib.score.encoded`), and a hit there is never taken as judged by a key check at
   the same place: that check compared the encoded text;
@@ -203,7 +203,7 @@ class Sweeper:
         hits: list[tuple[str, str]] = []
         if (vr == "UI" and _UID_TEXT.fullmatch(text)) or (_UIDISH.fullmatch(text) and "." in text):
             nid = self.uids.get(text.strip(" \x00"))
-            return [(nid, text)] if nid else []
+            return [(nid, text)] if nid else self._ids_in_uid(text)
         if vr == "UI":  # not a UID (a name or a date in a private UI): read as unknown text
             vr = "UN"
         if vr not in _NUMERIC_VRS:
@@ -225,6 +225,17 @@ class Sweeper:
         if decode and vr not in _NUMERIC_VRS:   # base64, hex, %XX, &#NN;: PHI all the same
             for how, form in decoded_forms(text):
                 hits += [(nid, labelled(how, form)) for nid, _ in self._search(form, "UN", False)]
+        return hits
+
+    def _ids_in_uid(self, text: str) -> list[tuple[str, str]]:
+        """An identifier of 7+ digits (an MRN, an accession number) written as a whole component
+        of a new UID (``1.2.826.0.1.38851048.1``): a tool that builds UIDs from the patient's
+        number publishes it. Only whole components, and only identifiers, never dates: a UID's
+        digits are otherwise random or a timestamp."""
+        hits = []
+        for part in text.strip(" \x00").split("."):
+            if len(part) >= 7 and part.isdigit():
+                hits += [(nid, text) for seq, nid in self.by_first_word.get(part, ()) if len(seq) == 1]
         return hits
 
     def _beside_partner(self, nid: str, ws: list[str], i: int, n: int) -> bool:

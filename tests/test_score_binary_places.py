@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
@@ -152,3 +154,78 @@ def test_a_private_value_too_large_to_read_is_swept_in_the_file_bytes(bench: Pat
     found = _sweep_failures(rows)
     assert found[found.path == FILE_BYTES].reason.str.contains("DOE").sum() == 2, found[["path", "reason"]].to_string()
     assert rows[rows.source == "key"].passed.all()
+
+
+def _overlay_with(text: str, rows: int, cols: int) -> Callable[[Dataset], None]:
+    """An edit drawing ``text`` into overlay plane 6000 (one bit per pixel, PS3.3 C.9.2)."""
+    from PIL import Image, ImageDraw, ImageFont
+    image = Image.new("1", (cols, rows), 0)
+    ImageDraw.Draw(image).text((4, rows // 3), text, fill=1, font=ImageFont.load_default(size=14))
+    bits = np.asarray(image, dtype=np.uint8).ravel()
+
+    def draw(ds: Dataset) -> None:
+        ds.add_new(0x60000010, "US", rows)
+        ds.add_new(0x60000011, "US", cols)
+        ds.add_new(0x60000040, "CS", "G")
+        ds.add_new(0x60000050, "SS", [1, 1])
+        ds.add_new(0x60000100, "US", 1)
+        ds.add_new(0x60000102, "US", 0)
+        ds.add_new(0x60003000, "OW", np.packbits(bits, bitorder="little").tobytes())
+    return draw
+
+
+def _score_ocr(bench: Path, run: Path, **kw) -> pd.DataFrame:
+    from midib.benchmark import Benchmark
+    from midib.score.inputs import open_run
+    from midib.score.scorer import ScoreOptions, score_run
+    return pd.DataFrame(score_run(Benchmark(bench), open_run(run), ScoreOptions(ocr=True, **kw)).rows)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract is not installed")
+def test_a_name_drawn_in_an_overlay_plane_is_read_and_found(bench: Path, tmp_path: Path) -> None:
+    """Burned into an overlay, not the pixels: no key box covers it, the bytes are bits. OCR
+    reads it; without OCR (--no-ocr) it is not read, and a plane of a clean label passes."""
+    leaky = make_run(bench, tmp_path / "leaky", _leaky(_overlay_with("Patient: JOHN DOE", 128, 128)))
+    found = _sweep_failures(_score_ocr(bench, leaky))
+    assert found[found.path == "(6000,3000)"].reason.str.contains("DOE").sum() == 2, found[["path", "reason"]].to_string()
+    assert _sweep_failures(score(bench, leaky)[0]).empty                  # --no-ocr: not read
+    clean = make_run(bench, tmp_path / "clean", _leaky(_overlay_with("LEFT LATERAL", 128, 128)))
+    rows = _score_ocr(bench, clean, conformance=False)
+    assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract is not installed")
+def test_a_name_drawn_in_a_screenshot_beside_the_outputs_is_read(bench: Path, tmp_path: Path) -> None:
+    """A JPEG screenshot of the viewer left in the submission: the name is pixels over a noisy
+    image. OCR reads it (brightest grey levels as ink); without OCR only its bytes are swept."""
+    from PIL import Image, ImageDraw, ImageFont
+    from midib.score.drawn import PICTURE
+    from tests.test_score_scorer import deidentify
+    noise = np.random.default_rng(0).normal(60, 20, (384, 384)).clip(0, 255).astype(np.uint8)
+    shot = Image.fromarray(noise)
+    ImageDraw.Draw(shot).text((10, 10), "PAT: DOE, JOHN", fill=255, font=ImageFont.load_default(size=16))
+    run = make_run(bench, tmp_path / "run", deidentify)
+    shot.convert("RGB").save(run / "out" / "screenshot.jpg", quality=90)
+    found = _sweep_failures(_score_ocr(bench, run, conformance=False))
+    assert set(found.path) == {PICTURE} and found.reason.str.contains("DOE").all(), found[["path", "reason"]].to_string()
+    assert _sweep_failures(score(bench, run)[0]).empty
+
+
+def test_pictures_that_cannot_hold_readable_text_are_not_read(tmp_path: Path) -> None:
+    """Only decodable, non-uniform pictures of a sane size reach OCR; anything else is no
+    picture to it (its bytes are still swept), and nothing raises."""
+    import zlib
+    from PIL import Image
+    from midib.score.drawn import picture_images
+    (tmp_path / "notes.txt").write_text("PAT: DOE, JOHN")
+    Image.new("L", (64, 64), 17).save(tmp_path / "flat.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "flat.png").read_bytes()[:30])
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)       # 400 megapixels claimed
+    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    for name in ("notes.txt", "flat.png", "cut.png", "bomb.png", "missing.png"):
+        assert picture_images(tmp_path / name) == [], name
+    page = np.full((64, 200), 255, np.uint8)
+    page[20:40, 10:190:7] = 0                                          # strokes on a white page
+    Image.fromarray(page).save(tmp_path / "page.png")
+    assert len(picture_images(tmp_path / "page.png")) == 1             # dark ink only: one reading

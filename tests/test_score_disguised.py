@@ -305,3 +305,19 @@ def test_hashes_and_random_tokens_are_not_decoded_into_leaks(bench: Path, tmp_pa
         ds.ImageComments = "token 6f1e2b9c-3d4a-4b8e-9f00-2c1d0e5a7b31 ABDOMENPELVIS 1.2.840.10008.1.2"
     rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(hashed)))
     assert rows.passed.all(), rows[~rows.passed][["path", "reason"]].to_string()
+
+
+def test_a_name_in_a_compressed_png_text_chunk_is_found(bench: Path, tmp_path: Path) -> None:
+    """A preview PNG left beside the outputs, the name in a deflated zTXt chunk (what PIL and
+    most viewers write for a long comment): not in the file's bytes, found once inflated."""
+    from PIL import Image, PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "Preview for JOHN DOE", zip=True)
+    info.add_itxt("Source", "Springfield General Hospital", lang="en", tkey="Source", zip=True)
+    run = make_run(bench, tmp_path / "run", deidentify)
+    Image.new("L", (32, 32)).save(run / "out" / "preview.png", "PNG", pnginfo=info)
+    assert b"DOE" not in (run / "out" / "preview.png").read_bytes()
+    found = _sweep_failures(score(bench, run)[0])
+    assert set(found.output_file) == {"out/preview.png"}, found[["output_file", "reason"]].to_string()
+    assert found.reason.str.contains("DOE").any() and found.reason.str.contains("Springfield").any()
+    assert archives.png_text(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x20zTXt") == []   # cut short: nothing, no error

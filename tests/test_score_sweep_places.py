@@ -48,7 +48,8 @@ def test_identifier_digits_without_their_prefix_are_found() -> None:
     assert found("REQ-38851048-X") == {MRN}
     assert found("38851048", "LO") == {MRN}
     assert found("388510489") == set()                    # a longer number is another number
-    assert found("1.2.840.38851048.7", "UI") == set()     # UIDs are matched whole only
+    assert found("1.2.840.38851048.7", "UI") == {MRN}     # a whole component of a UID
+    assert found("1.2.840.388510487.7", "UI") == set()    # digits inside a component: the UID's own
 
 
 def test_binary_strings_are_the_printable_runs() -> None:

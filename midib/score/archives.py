@@ -208,10 +208,51 @@ def _quiet_pypdf() -> None:
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_text(data: bytes, budget: int = MAX_TOTAL) -> list[bytes]:
+    """The text chunks of a PNG (a preview or a screenshot left among the outputs): tEXt as it
+    is, zTXt and compressed iTXt inflated (at most ``budget`` bytes), each as ``key text`` in
+    Latin-1. A damaged PNG yields the chunks before the damage."""
+    if not data.startswith(_PNG):
+        return []
+    out, pos, n = [], len(_PNG), len(data)
+    while pos + 12 <= n and budget > 0:
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        key, _, rest = body.partition(b"\0")
+        if kind == b"tEXt":
+            text = rest
+        elif kind == b"zTXt":
+            text = _inflate(rest[1:], budget)
+        elif kind == b"iTXt" and len(rest) >= 2:
+            _, _, rest2 = rest[2:].partition(b"\0")          # language tag
+            translated, _, text = rest2.partition(b"\0")
+            text = (_inflate(text, budget) if rest[0] else text).decode("utf-8", "replace")
+            text = (translated.decode("utf-8", "replace") + " " + text).encode("latin-1", "replace")
+        elif kind == b"IEND":
+            break
+        else:
+            continue
+        budget -= len(text)
+        out.append(key + b" " + text)
+    return out
+
+
+def _inflate(data: bytes, budget: int) -> bytes:
+    try:
+        return zlib.decompressobj().decompress(data, max(budget, 0))
+    except zlib.error:
+        return b""
+
+
 def unpacked(data: bytes) -> list[bytes]:
     """Everything the sweep reads of ``data`` beyond its own bytes: the inflated contents of a
-    compressed file or archive, and the text of the PDFs in it or in them."""
+    compressed file or archive, the text of the PDFs in it or in them, and a PNG's text chunks."""
     parts = list(inflated(data)) if compressed(data) else []
     for whole in [data, *parts]:
         parts += pdf_text(whole)
+        parts += png_text(whole)
     return parts

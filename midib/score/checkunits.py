@@ -32,7 +32,7 @@ from midib.score import keyfacts, workunits
 from midib.score.checks import IdMaps, Observed, evaluate, load_families, memo_get
 from midib.score.compiledkey import CompiledUnit, compile_checks, load_unit, make_check
 from midib.score.matching import MatchResult
-from midib.score.observation import OutputRecord, generic_key, observe
+from midib.score.observation import OutputRecord, generic_key, observe, sweep_drawn
 from midib.score.pixelstage import PIXEL_ACTIONS
 from midib.score.records import RecordStore
 from midib.score.rows import RowBatch
@@ -56,6 +56,7 @@ class Judge:
     rules: Any                      # rules.InstanceRules
     precomputed: Mapping[str, Verdict]  # pixel verdicts, by check id (the pixel phase's)
     records: Optional[RecordStore] = None  # file -> its full record, read in the observe phase
+    ocr: bool = False               # overlay planes no key check reads are read by OCR
 
     def rows(self, group: list[Check]) -> list[dict[str, Any]]:
         """Key rows then rule rows of the instance whose checks are ``group``, as dicts."""
@@ -82,6 +83,8 @@ class Judge:
         else:
             verdicts = self.verdicts(unit, start, end, rec)  # type: ignore[arg-type]
         batch.add_columns(unit.row_columns(start, end), verdicts, rec.file if rec is not None else "")
+        if rec is not None and rec.overlays and self.ocr:
+            self.sweep_drawn(unit, start, end, rec)
         if rec is not None:
             failed = {a for a, v in zip(unit.columns["action"][start:end], verdicts) if not v.passed}
             batch.extend(self.rules.rows_for(unit.checks(start, end), failed, rec))
@@ -111,6 +114,14 @@ class Judge:
             out.append(evaluate(check, Observed(found, rec, self.maps, self.pixel_verdict(check),
                                                 lookup=self.match.pairs.get)))
         return out
+
+    def sweep_drawn(self, unit: CompiledUnit, start: int, end: int, rec: OutputRecord) -> None:
+        """OCR the output's overlay planes that none of the instance's overlay checks reads
+        (a plane a tool moved to another group, or added) and add what the sweep finds there."""
+        from midib.score import drawn
+        judged = {int(str(make_check(unit.field_columns(), i).expected.get("group", "6000")), 16)
+                  for i in range(start, end) if unit.columns["action"][i] == "overlay_hidden"}
+        sweep_drawn([(self.root / rec.file, rec, judged)], self.rules.sweeper, drawn.tesseract_reader)
 
     def pixel_verdict(self, check: Check) -> Optional[Verdict]:
         """The pixel phase's verdict of a pixel check (None for the others: no look-up, the

@@ -22,12 +22,13 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import pydicom
 from pydicom.dataset import Dataset
 
-from midib.score import archives, codestreams
+from midib.score import archives, codestreams, drawn
 from midib.score.values import split_values
 from midib.tagpath import TagPath
 
@@ -79,6 +80,9 @@ class OutputRecord:
     #: a value the sweep should read was too large to read as one: the file's bytes are swept
     #: in windows instead (:func:`sweep_file_bytes`); never stored, used where it is read
     unswept: bool = False
+    #: overlay groups whose OverlayData is present: read by OCR where no key check reads them
+    #: (:func:`sweep_drawn`, after matching)
+    overlays: tuple[int, ...] = ()
 
     def at(self, generic_key: str) -> list[Element]:
         return self.elements.get(generic_key, [])
@@ -118,6 +122,27 @@ def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner
     if scan is not None and (fallback or record.error or record.unswept):
         sweep_file_bytes(path, record, scan)
     return record
+
+
+def sweep_drawn(found: list[tuple[Path, OutputRecord, Collection[int]]], scan: Optional[Scanner],
+                reader: Optional[drawn.Reader]) -> None:
+    """Sweep the text OCR reads in the overlay planes of outputs (their ``record.overlays``
+    noted by :func:`observe`, but for the groups given as judged: a key check reads those;
+    :mod:`midib.score.drawn`): one OCR engine call for them all, where the scorer runs OCR; the
+    hits join each record's. Most planes are a key's (the generator's): nothing to read.
+    ``reader``: None where the scorer runs no OCR."""
+    if scan is None or reader is None:
+        return
+    jobs = [(rec, f"({group:04x},3000)", image) for path, rec, judged in found
+            if (todo := tuple(g for g in rec.overlays if g not in judged))
+            for group, image in drawn.plane_images(path, todo)]
+    jobs += [(rec, drawn.PICTURE, image) for path, rec, _ in found if rec.error   # not DICOM
+             for image in drawn.picture_images(path)]
+    if not jobs:
+        return
+    for (rec, where, _), text in zip(jobs, drawn.read([image for *_, image in jobs], reader)):
+        for needle, hit in scan(text, "OB", where) if text else ():
+            rec.hits.append((needle, where, hit[:200]))
 
 
 #: where the sweep reports PHI found in a file's bytes but in no element it could read
@@ -348,6 +373,8 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
     if concrete == "":
         encoding = _encoding(ds)
     for tag, raw in list(ds._dict.items()):
+        if concrete == "" and tag >> 16 & 0xFF00 == 0x6000 and (g := drawn.overlay_group(tag)) is not None:
+            record.overlays += (g,)
         if tag in SKIP_TAGS:
             if scan is not None and tag == 0x7FE00010:   # a codestream's own header holds text
                 _sweep_pixel_headers(scan, record, concrete + _step(ds, tag, cache), raw,
@@ -625,7 +652,7 @@ def pack_record(rec: OutputRecord) -> bytes:
     """
     plain = (rec.file, rec.error,
              {k: [tuple(e) if e is not None else None for e in found] for k, found in rec.elements.items()},
-             [tuple(e) for e in rec.uids], [tuple(h) for h in rec.hits])
+             [tuple(e) for e in rec.uids], [tuple(h) for h in rec.hits], tuple(rec.overlays))
     try:
         return b"M" + marshal.dumps(plain)
     except ValueError:
@@ -636,8 +663,8 @@ def unpack_record(data: bytes) -> OutputRecord:
     """The record :func:`pack_record` stored, equal to the one it was given."""
     if data[:1] == b"P":
         return pickle.loads(data[1:])
-    file, error, elements, uids, hits = marshal.loads(data[1:])
+    file, error, elements, uids, hits, overlays = marshal.loads(data[1:])
     element = tuple.__new__  # Element(*e) through its Python __new__ costs 3x more
     return OutputRecord(file, {k: [element(Element, e) if e is not None else None for e in found]
                                for k, found in elements.items()},
-                        [element(Element, e) for e in uids], hits, error)
+                        [element(Element, e) for e in uids], hits, error, overlays=overlays)

@@ -26,6 +26,7 @@ from midib.score.observation import (BINARY_NUMBERS, BINARY_TEXTLIKE, BLOB_SWEEP
                                      SWEPT_VRS, TEXT_VRS, PREAMBLE, Element, OutputRecord, Scanner,
                                      _UNSPLIT, _values, binary_strings, blob_values, blob_vr,
                                      charset_codec, meta_values, pixel_header_runs)
+from midib.score.drawn import overlay_group
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
                                   Fallback, file_meta, implicit_syntax, implicit_vr,
@@ -135,6 +136,8 @@ class _Walker:
             if tag <= prev or group == 0xFFFE:
                 raise Fallback("element order")
             prev = tag
+            if top and elem == 0x3000 and group >> 8 == 0x60 and overlay_group(tag) is not None:
+                self.record.overlays += (group,)   # an overlay plane: read by OCR where enabled
             if not implicit:
                 info = VRS.get(vrb)
                 if info is None:

@@ -268,8 +268,9 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     clock.lap("load")
 
     initargs = (str(run.output_root), index.identifying_paths(), sweeper, frozenset(facts.wanted))
+    overlay_ocr = (opts.ocr,)   # text drawn in overlay planes is read where OCR runs
     uid_csv, pid_csv = _mappings(run, opts)
-    with workunits.make_executor(opts.jobs, initargs, opts.executor) as ex:
+    with workunits.make_executor(opts.jobs, initargs + (None,) + overlay_ocr, opts.executor) as ex:
         reader = source_reader(ex, bench, sources)
         thumbs = source_thumbnails(ex, bench, sources, facts.boxes)  # computed on first need
         matcher = Matcher(sources, {n: o for o, n in uid_csv.items()}, reader, slim=_file_only,
@@ -293,7 +294,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
 
     ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
     judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed,
-                             records=whole)
+                             records=whole, ocr=opts.ocr)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
         for unit in checkunits.run_units(opts.jobs, facts, bench.checks_path, judge, opts.executor):
             sink.extend_unit(unit)
@@ -302,7 +303,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
             sink.extend(judge.rows(group))
     clock.lap("checks")
     if unclaimed:  # outputs no source claimed: swept unit by unit, rows streamed to the sink
-        with workunits.make_executor(opts.jobs, initargs + (whole,), opts.executor) as ex:
+        with workunits.make_executor(opts.jobs, initargs + (whole,) + overlay_ocr, opts.executor) as ex:
             for rows in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE)):
                 sink.extend(rows)
     if match.rejected_outputs:  # never read (links, devices, too deep), but a name can leak

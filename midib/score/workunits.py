@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from midib.score.observation import Element, Interner, OutputRecord, observe
+from midib.score.observation import Element, Interner, OutputRecord, observe, sweep_drawn
 
 UNIT_SIZE = 64
 _CONTEXT: dict[str, Any] = {}
@@ -62,11 +62,14 @@ def _slim(file: str, error: str, found: tuple) -> SlimRecord:
 
 
 def init_worker(root: str, wanted: frozenset[str], scan: Any, full: frozenset[str] = frozenset(),
-                records: Optional[Mapping[str, OutputRecord]] = None) -> None:
+                records: Optional[Mapping[str, OutputRecord]] = None, overlay_ocr: bool = False) -> None:
     """Executor initializer, set once: the output root, the identifying paths, the sweeper, the
-    paths of a full reading (:func:`read_unit`) and the records already read (``sweep_unit``)."""
+    paths of a full reading (:func:`read_unit`), the records already read (``sweep_unit``) and
+    whether overlay planes are read by OCR (:mod:`midib.score.drawn`)."""
+    from midib.score import drawn
     _CONTEXT.update(root=Path(root), wanted=wanted, scan=scan, records=records,
-                    read=frozenset(full | wanted))  # one set: the walker caches per set
+                    read=frozenset(full | wanted),  # one set: the walker caches per set
+                    drawn=drawn.tesseract_reader if overlay_ocr else None)
 
 
 def read_unit(files: list[str]) -> list[tuple[SlimRecord, str, bytes, bytes]]:
@@ -113,10 +116,14 @@ def sweep_unit(files: list[str]) -> list[dict[str, Any]]:
     root, scan = _CONTEXT["root"], _CONTEXT["scan"]
     rows: list[dict[str, Any]] = []
     records = _CONTEXT.get("records")
+    found = []
     for f in files:
         rec = records.get(f) if records is not None else None
         if rec is None:  # not read before (or no store): read now
             rec = observe(root / f, f, frozenset(), scan)
+        found.append((root / f, rec, ()))
+    sweep_drawn(found, scan, _CONTEXT.get("drawn"))   # their overlay planes: no key check reads them
+    for _, rec, _ in found:
         rows += sweep_rows(rec, None, scan, {})  # unreadable too: a name or bytes can leak
     return rows
 

@@ -238,6 +238,10 @@ def test_a_damaged_pdf_is_read_as_far_as_it_goes_without_error() -> None:
         list(archives.unpacked(doc[:cut]))          # never raises
     assert b"JOHN DOE" in b"".join(archives.unpacked(doc))
     assert archives.pdf_document_text(b"%PDF-1.4 garbage " * 100) is None   # nothing pypdf can read
+    cyclic = doc.replace(b"/Kids [3 0 R]", b"/Kids [2 0 R 3 0 R]")        # a page tree that loops
+    archives.unpacked(cyclic)                       # a loop in the page tree: no exception, no hang
+    padded = doc + b"%" + b"x" * archives.PDF_PARSE_MAX                 # over the parse limit
+    assert archives.pdf_document_text(padded) is None
 
 
 def test_a_name_past_the_first_window_of_a_large_file_is_found(bench: Path, tmp_path: Path) -> None:

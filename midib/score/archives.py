@@ -163,6 +163,10 @@ def _strings(operands: bytes) -> list[bytes]:
 
 #: pages of one PDF whose text is extracted (a report has a few; a hostile file may claim millions)
 PDF_PAGES_MAX = 200
+#: the largest PDF pypdf reads: a text report is tens of kilobytes (a larger one is mostly page
+#: images, with no text to extract), and pypdf parses ~250 KB/s of a hostile page tree; larger
+#: PDFs are read by the plain stream reading of :func:`pdf_text` only
+PDF_PARSE_MAX = 2 * 1024 * 1024
 
 
 def pdf_document_text(data: bytes) -> bytes | None:
@@ -170,10 +174,11 @@ def pdf_document_text(data: bytes) -> bytes | None:
     undone (a CID font's glyph numbers mapped back through its ToUnicode table, as Word or a
     browser writes them), the document information (Author, Title, Subject), form field
     values, and annotation contents. An empty password is tried on an encrypted file (most
-    "protected" PDFs open without one). None when pypdf cannot read it at all; Latin-1 bytes
+    "protected" PDFs open without one). None when pypdf cannot read it at all or it is over
+:data:`PDF_PARSE_MAX`; Latin-1 bytes
     for the sweep's text runs (an accented letter keeps its word whole)."""
     start = data.find(b"%PDF-")
-    if start < 0:
+    if start < 0 or len(data) - start > PDF_PARSE_MAX:
         return None
     try:
         from pypdf import PdfReader

@@ -119,6 +119,20 @@ def _jp2(data: bytes) -> list[bytes]:
     return out
 
 
+#: header bytes taken from one PixelData element in all: what a sweep of a value reads at most
+PAYLOAD_MAX = 16 * 1024 * 1024
+
+
 def pixel_header_payloads(buf: bytes, pos: int) -> list[bytes]:
-    """Every fragment's header payloads (:func:`header_payloads`), in file order."""
-    return [p for fragment in fragments(buf, pos) for p in header_payloads(fragment) if p]
+    """Every fragment's header payloads (:func:`header_payloads`), in file order, at most
+    :data:`PAYLOAD_MAX` bytes of them: a hostile file of many fragments full of tiny segments
+    costs no more than one large value."""
+    out, total = [], 0
+    for fragment in fragments(buf, pos):
+        for payload in header_payloads(fragment):
+            if payload:
+                out.append(payload)
+                total += len(payload) + 64          # a segment costs something however short
+                if total > PAYLOAD_MAX:
+                    return out
+    return out

@@ -229,3 +229,10 @@ def test_pictures_that_cannot_hold_readable_text_are_not_read(tmp_path: Path) ->
     page[20:40, 10:190:7] = 0                                          # strokes on a white page
     Image.fromarray(page).save(tmp_path / "page.png")
     assert len(picture_images(tmp_path / "page.png")) == 1             # dark ink only: one reading
+
+
+def test_ocr_look_alike_digits_are_read_as_letters_inside_words_only() -> None:
+    from midib.score.drawn import readings
+    assert readings("PAT: D0E, J0HN  ID: MRN123456") == ["PAT: D0E, J0HN  ID: MRN123456",
+                                                         "PAT: DOE, JOHN  ID: MRNI234SG"]
+    assert readings("20040119 LEFT") == ["20040119 LEFT"]      # numbers and words as they are

@@ -16,6 +16,7 @@ but a name drawn in it is a leak all the same: such a picture is read by OCR the
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Callable, Optional
@@ -132,3 +133,21 @@ def picture_images(path: Path) -> list[np.ndarray]:
     # extremes of :func:`midib.score.ocr.normalise` would cut (JOHN read as JGHMN)
     return [normalise(np.where(ink, 0.0, 255.0)) for ink in (stretched >= 191.0, stretched <= 64.0)
             if 0 < ink.mean() < 0.5]
+
+
+#: digits OCR reads for look-alike capitals (J0HN, D0E, 5MITH, 8ROWN)
+_LOOKALIKE = str.maketrans("01586", "OISBG")
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def readings(text: str) -> list[str]:
+    """``text`` as OCR gave it, then (if it differs) with the digits inside words that also
+    hold letters read as the capitals they resemble: ``PAT: D0E, J0HN`` is DOE^JOHN. The first
+    reading keeps identifiers (``MRN123456``) as they are."""
+    def letters(m: re.Match) -> str:
+        token = m.group(0)
+        if token.isdigit() or token.isalpha():
+            return token
+        return token.translate(_LOOKALIKE)
+    fixed = _TOKEN.sub(letters, text)
+    return [text] if fixed == text else [text, fixed]

@@ -141,8 +141,9 @@ def sweep_drawn(found: list[tuple[Path, OutputRecord, Collection[int]]], scan: O
     if not jobs:
         return
     for (rec, where, _), text in zip(jobs, drawn.read([image for *_, image in jobs], reader)):
-        for needle, hit in scan(text, "OB", where) if text else ():
-            rec.hits.append((needle, where, hit[:200]))
+        for reading in drawn.readings(text) if text else ():   # J0HN read as JOHN too
+            for needle, hit in scan(reading, "OB", where):
+                rec.hits.append((needle, where, hit[:200]))
 
 
 #: where the sweep reports PHI found in a file's bytes but in no element it could read

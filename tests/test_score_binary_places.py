@@ -236,3 +236,32 @@ def test_ocr_look_alike_digits_are_read_as_letters_inside_words_only() -> None:
     assert readings("PAT: D0E, J0HN  ID: MRN123456") == ["PAT: D0E, J0HN  ID: MRN123456",
                                                          "PAT: DOE, JOHN  ID: MRNI234SG"]
     assert readings("20040119 LEFT") == ["20040119 LEFT"]      # numbers and words as they are
+
+
+@pytest.mark.skipif(not __import__("shutil").which("tesseract"), reason="tesseract is not installed")
+def test_a_name_only_in_the_pixels_of_an_extra_dicom_output_is_read(bench: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secondary capture no source claims, its header clean, the name burned into its pixels:
+    its first frame is read by OCR (for a bounded number of extra outputs per run)."""
+    from PIL import Image, ImageDraw, ImageFont
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
+    from tests.test_score_scorer import deidentify
+    page = Image.new("L", (320, 96), 20)
+    ImageDraw.Draw(page).text((8, 30), "PAT: DOE, JOHN", fill=250, font=ImageFont.load_default(size=18))
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "2.25.4242"
+    ds.Modality, ds.PatientName, ds.PatientID = "OT", "ANON^P1", "P1"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 96, 320, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.asarray(page, dtype=np.uint8).tobytes()
+    run = make_run(bench, tmp_path / "run", deidentify)
+    ds.save_as(run / "out" / "capture.dcm", enforce_file_format=True)
+    found = _sweep_failures(_score_ocr(bench, run, conformance=False))
+    assert set(found.output_file) == {"out/capture.dcm"}, found[["output_file", "path", "reason"]].to_string()
+    assert (found.path == "(7fe0,0010)").all() and found.reason.str.contains("DOE").all()
+    monkeypatch.setattr("midib.score.drawn.EXTRA_FRAMES_MAX", 0)          # the bound: none read
+    assert _sweep_failures(_score_ocr(bench, run, conformance=False)).empty

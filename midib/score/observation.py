@@ -125,12 +125,13 @@ def observe(path: Path, rel: str, wanted: frozenset[str], scan: Optional[Scanner
 
 
 def sweep_drawn(found: list[tuple[Path, OutputRecord, Collection[int]]], scan: Optional[Scanner],
-                reader: Optional[drawn.Reader]) -> None:
+                reader: Optional[drawn.Reader], frames: Collection[str] = ()) -> None:
     """Sweep the text OCR reads in the overlay planes of outputs (their ``record.overlays``
     noted by :func:`observe`, but for the groups given as judged: a key check reads those;
     :mod:`midib.score.drawn`): one OCR engine call for them all, where the scorer runs OCR; the
     hits join each record's. Most planes are a key's (the generator's): nothing to read.
-    ``reader``: None where the scorer runs no OCR."""
+    ``reader``: None where the scorer runs no OCR. ``frames``: outputs (record files) whose
+    first frame is read too (extra outputs no source claimed: :data:`drawn.EXTRA_FRAMES_MAX`)."""
     if scan is None or reader is None:
         return
     jobs = [(rec, f"({group:04x},3000)", image) for path, rec, judged in found
@@ -138,6 +139,8 @@ def sweep_drawn(found: list[tuple[Path, OutputRecord, Collection[int]]], scan: O
             for group, image in drawn.plane_images(path, todo)]
     jobs += [(rec, drawn.PICTURE, image) for path, rec, _ in found if rec.error   # not DICOM
              for image in drawn.picture_images(path)]
+    jobs += [(rec, "(7fe0,0010)", image) for path, rec, _ in found
+             if not rec.error and rec.file in frames for image in drawn.frame_images(path)]
     if not jobs:
         return
     for (rec, where, _), text in zip(jobs, drawn.read([image for *_, image in jobs], reader)):

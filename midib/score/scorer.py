@@ -26,7 +26,7 @@ from midib import cache
 from midib.answer_key import Check
 from midib.benchmark import Benchmark
 from midib.errors import MidibError
-from midib.score import checkunits, diskmap, keyfacts, pixelphase, pixelstage, workunits
+from midib.score import checkunits, diskmap, drawn, keyfacts, pixelphase, pixelstage, workunits
 from midib.score.checks import IdMaps
 from midib.score.dates import shifts_by_patient
 from midib.score.diskmap import DiskMap
@@ -304,7 +304,11 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     clock.lap("checks")
     if unclaimed:  # outputs no source claimed: swept unit by unit, rows streamed to the sink
         with workunits.make_executor(opts.jobs, initargs + (whole,) + overlay_ocr, opts.executor) as ex:
-            for rows in ex.map(workunits.sweep_unit, workunits.chunks(unclaimed, workunits.UNIT_SIZE)):
+            unreadable = {u["file"] for u in match.unreadable_outputs}
+            frames = frozenset([f for f in unclaimed if f not in unreadable][:drawn.EXTRA_FRAMES_MAX])
+            units = [(chunk, frames.intersection(chunk))
+                     for chunk in workunits.chunks(unclaimed, workunits.UNIT_SIZE)]
+            for rows in ex.map(workunits.sweep_unit, units):
                 sink.extend(rows)
     if match.rejected_outputs:  # never read (links, devices, too deep), but a name can leak
         sink.extend([row for r in match.rejected_outputs

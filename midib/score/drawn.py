@@ -28,6 +28,9 @@ Reader = Callable[[list[np.ndarray]], list[str]]
 #: a plane larger than this on a side is read on its drawn part only, at most this large
 MAX_SIDE = 2048
 MARGIN = 8
+#: the largest picture or frame decoded (pixels x samples): a header may claim 65535 x 65535,
+#: and the scorer's memory stays within a few hundred megabytes
+FRAME_SAMPLES_MAX = 16 * 1024 * 1024
 
 
 def overlay_group(tag: int) -> Optional[int]:
@@ -119,7 +122,7 @@ def picture_images(path: Path) -> list[np.ndarray]:
     from PIL import Image
     try:
         with Image.open(path) as im:
-            if im.width * im.height > 64_000_000:     # a decompression bomb: not decoded
+            if im.width * im.height > FRAME_SAMPLES_MAX:   # a bomb, or memory the scorer has not: not decoded
                 return []
             im.thumbnail((MAX_SIDE, MAX_SIDE))
             gray = np.asarray(im.convert("L"), dtype=np.float64)
@@ -144,8 +147,6 @@ def inked(gray: np.ndarray) -> list[np.ndarray]:
 #: extra DICOM outputs (claimed by no source) whose first frame is read by OCR, per run: a
 #: submission whose every output failed to match must not cost an OCR pass of each
 EXTRA_FRAMES_MAX = 20
-#: the largest frame decoded for that (samples): a header may claim 65535 x 65535
-FRAME_SAMPLES_MAX = 16 * 1024 * 1024
 
 
 def frame_images(path: Path) -> list[np.ndarray]:
@@ -160,15 +161,14 @@ def frame_images(path: Path) -> list[np.ndarray]:
             samples = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
             if not 0 < samples <= FRAME_SAMPLES_MAX:
                 return []
-            frame = np.asarray(pixel_array(str(path), index=0), dtype=np.float64)
+            frame = np.asarray(pixel_array(str(path), index=0))
         except Exception:
             return []
-    if frame.ndim == 3:             # colour: the mean of its samples
-        frame = frame.mean(axis=-1)
-    if frame.ndim != 2:
+    if frame.ndim not in (2, 3):
         return []
-    step = max(1, int(np.ceil(max(frame.shape) / MAX_SIDE)))
-    return inked(frame[::step, ::step])
+    step = max(1, int(np.ceil(max(frame.shape[:2]) / MAX_SIDE)))
+    frame = frame[::step, ::step].astype(np.float64)   # reduced before it is widened
+    return inked(frame.mean(axis=-1) if frame.ndim == 3 else frame)   # colour: its samples' mean
 
 
 #: digits OCR reads for look-alike capitals (J0HN, D0E, 5MITH, 8ROWN)

@@ -325,3 +325,14 @@ def test_a_name_in_a_compressed_png_text_chunk_is_found(bench: Path, tmp_path: P
     assert set(found.output_file) == {"out/preview.png"}, found[["output_file", "reason"]].to_string()
     assert found.reason.str.contains("DOE").any() and found.reason.str.contains("Springfield").any()
     assert archives.png_text(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x20zTXt") == []   # cut short: nothing, no error
+
+
+def test_a_name_written_plainly_beside_an_escape_is_judged_once(bench: Path, tmp_path: Path) -> None:
+    """A description holding the name as written and an HTML escape (``&amp;``): the name is
+    the key's text_cleaned check's to judge (one failure), not a second sweep row from the
+    decoded text."""
+    def described(ds: Dataset) -> None:
+        ds.StudyDescription = "CT chest for John Doe follow up &amp; compare"
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(described)))
+    at = rows[rows.path == "(0008,1030)"]
+    assert (~at.passed).sum() == 2 and set(at[~at.passed].source) == {"key"}, at[["source", "reason"]].to_string()

@@ -223,8 +223,12 @@ class Sweeper:
                 if nid := self.uids.get(m.group(0).strip(".")):
                     hits.append((nid, text))
         if decode and vr not in _NUMERIC_VRS:   # base64, hex, %XX, &#NN;: PHI all the same
+            seen = {nid for nid, _ in hits}     # found as written: judged as written
             for how, form in decoded_forms(text):
-                hits += [(nid, labelled(how, form)) for nid, _ in self._search(form, "UN", False)]
+                for nid, _ in self._search(form, "UN", False):
+                    if nid not in seen:
+                        seen.add(nid)
+                        hits.append((nid, labelled(how, form)))
         return hits
 
     def _ids_in_uid(self, text: str) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -309,6 +309,7 @@ def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _V
     then be found a second claimant of it (a duplicate, reported), not moved to the free slice
     next to it that looks almost the same (:func:`_pair`)."""
     index: dict[tuple[bool, ...], dict[bytes, list[str]]] = {}
+    held = frozenset(result.pairs)   # claimed by UID or mapping before content matching
 
     def lookup(rec: OutputRecord, mask: tuple[bool, ...]) -> list[str]:
         if mask not in index:  # sources indexed once per combination of keys outputs still have
@@ -326,25 +327,29 @@ def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _V
         candidates, method = lookup(rec, mask), "content"
         if not candidates:  # InstanceNumber or geometry changed: size and class, then pixels
             candidates, method = lookup(rec, mask[:1] + loose), "content+pixels"
-        paired = _pair(result, rec, candidates, method, fingerprint)
+        paired = _pair(result, rec, candidates, method, fingerprint, held)
         if paired is None and method == "content":  # a header twin of another image: by pixels
             others = [c for c in lookup(rec, mask[:1] + loose) if c not in candidates]
-            paired = _pair(result, rec, others, "content+pixels", fingerprint) if others else False
+            paired = _pair(result, rec, others, "content+pixels", fingerprint, held) if others else False
         if not paired:
             result.extra_outputs.append(rec.file)
 
 
 def _pair(result: MatchResult, rec: OutputRecord, candidates: list[str], method: str,
-          fingerprint: Optional[Fingerprinter]) -> Optional[bool]:
+          fingerprint: Optional[Fingerprinter], held: Collection[str] = ()) -> Optional[bool]:
     """Claim the candidate ``rec`` came from: True if claimed, False if none fits, None if the
     only candidate was refuted by the output's pixels.
 
-    When some candidates are claimed already, the pixels choose among all of them: the output
-    may be a second one of a claimed source (a duplicate, reported as such), and the only free
-    look-alike is then the wrong image."""
+    When some candidates were claimed before content matching began (``held``: by UID or
+    mapping), the pixels choose among those and the free ones: the output may be a second one
+    of such a source (a raw copy of the input took it; a duplicate, reported as such), and the
+    only free look-alike is then the wrong image. Sources content matching itself claimed are
+    left out, as before: weighing them again for every later output of a series would cost a
+    fingerprint per output and candidate."""
     free = [c for c in candidates if c not in result.pairs]
-    if fingerprint is not None and len(free) < len(candidates) > 1 and (
-            best := fingerprint(rec.file, candidates, rec, prefer=free)):
+    taken = [c for c in candidates if c in held]
+    if fingerprint is not None and taken and len(free) + len(taken) > 1 and (
+            best := fingerprint(rec.file, free + taken, rec, prefer=free)):
         if _refuted(fingerprint, rec, best):
             return None
         _claim(result, best, rec, "content+pixels")

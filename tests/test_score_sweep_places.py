@@ -109,3 +109,16 @@ def test_a_dicomdir_left_in_the_output_is_read_and_swept() -> None:
     rec = observe(path, "DICOMDIR", frozenset(), sweeper)
     assert rec.error == ""
     assert {sweeper.needle(n).whole for n, _, _ in rec.hits} == {"DOE^PETER", "77654033"}
+
+
+def test_random_bytes_do_not_fold_into_words() -> None:
+    """Encrypted content (gdcmanon's EncryptedAttributesSequence) makes printable runs by
+    chance, accented letters among them: ``N@Ë!úSÅ`` folds to ``usa``, a planted country.
+    Runs that do not read as text are not swept; names, dates, phones and addresses are."""
+    assert binary_strings(b"\x00N@\xcb!\xfaS\xc5\x00") == ()
+    assert binary_strings(b"\x01DOE^JOHN^A^^\x02(555) 013-4422\x0319-Jan-2004\x04M\xfcller, Hans\x05") == (
+        "DOE^JOHN^A^^", "(555) 013-4422", "19-Jan-2004", "Müller, Hans")
+    import random
+    noise = random.Random(4).randbytes(1 << 16)             # 64 KiB of encrypted-looking bytes
+    from midib.score.observation import _TEXT_RUN
+    assert len(binary_strings(noise)) < len(_TEXT_RUN.findall(noise)) / 5   # most random runs dropped

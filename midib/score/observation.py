@@ -513,7 +513,19 @@ def binary_strings(data: bytes) -> tuple[str, ...]:
     runs = [m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data)]
     if b"\x00" in data:  # the same, written as UTF-16: ``D\0O\0E\0`` has no run of its own
         runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in _UTF16_RUN.finditer(data)]
-    return tuple(r for r in runs if r)
+    return tuple(r for r in runs if r and _texty(r))
+
+
+_PLAIN_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ^,.-/:")
+
+
+def _texty(run: str) -> bool:
+    """True for a run that reads as text: at least 70 % ASCII letters, digits, spaces and the
+    separators of names, dates and identifiers (``^ , . - / :``).
+    Random bytes (encrypted or compressed content) make printable runs too, a third of them
+    accented letters, and folded to plain letters ``N@Ë!úSÅ`` would read ``usa``: a country
+    "found" in gdcmanon's encrypted attributes by chance. Text, names and dates pass."""
+    return sum(ch in _PLAIN_CHAR for ch in run) >= 0.7 * len(run)
 
 
 def blob_vr(vr: Optional[str]) -> str:

@@ -81,14 +81,7 @@ def _checked(group: list[Check]) -> dict[str, list[str]]:
         exp = c.expected
         values = [str(v) for v in exp.get("removed", [])] + [str(exp.get("value", ""))]
         checked.setdefault(where, []).extend(values)
-        if c.action == "overlay_hidden":   # judged by OCR of the plane: its text, at its data
-            plane = f"({str(exp.get('group', '6000')).lower()},3000)"
-            checked.setdefault(DRAWN + plane, []).append(str(exp.get("text", "")))
     return checked
-
-
-#: prefix of the places in :func:`_checked` a key check judges by OCR (an overlay plane)
-DRAWN = "drawn:"
 
 
 def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
@@ -107,9 +100,7 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
         needle = sweeper.needle(nid)
         if needle is None:  # relevant_hits keeps only hits whose needle exists
             continue
-        if like is not None and not is_decoded(text) and (
-                (where in seen and covered(needle, checked.get(where, [])))
-                or covered(needle, checked.get(DRAWN + where, []))):   # the key's overlay check
+        if like is not None and where in seen and not is_decoded(text) and covered(needle, checked.get(where, [])):
             continue
         rows.append(rule_row(
             "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",

@@ -151,20 +151,12 @@ EXTRA_FRAMES_MAX = 20
 
 def frame_images(path: Path) -> list[np.ndarray]:
     """The first frame of a DICOM output no source claimed, as OCR pages (:func:`inked`): an
-    extra secondary capture can carry a name in its pixels only, with a clean header."""
-    import pydicom
-    from pydicom.pixels import pixel_array
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-            samples = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
-            if not 0 < samples <= FRAME_SAMPLES_MAX:
-                return []
-            frame = np.asarray(pixel_array(str(path), index=0))
-        except Exception:
-            return []
-    if frame.ndim not in (2, 3):
+    extra secondary capture can carry a name in its pixels only, with a clean header. Decoded
+    as matching decodes an output (:func:`midib.score.fingerprint.stored_frame`, with its
+    guards against hostile sizes)."""
+    from midib.score.fingerprint import stored_frame
+    frame = stored_frame(path)
+    if frame is None or frame.ndim not in (2, 3) or frame.size > FRAME_SAMPLES_MAX:
         return []
     step = max(1, int(np.ceil(max(frame.shape[:2]) / MAX_SIDE)))
     frame = frame[::step, ::step].astype(np.float64)   # reduced before it is widened

@@ -480,3 +480,49 @@ def test_an_output_equally_like_a_claimed_and_a_free_twin_is_the_free_ones(tmp_p
     result = match_outputs(records(out), sources, {}, PixelFingerprint(out, sources, {}))
     assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.1": "0_kept.dcm", "1.2.3.2": "1_new.dcm"}
     assert result.duplicate_outputs == []
+
+
+@pytest.mark.parametrize("shape,dtype", [((512, 640), np.uint16), ((97, 131), np.int16),
+                                         ((64, 80, 3), np.uint8), ((12, 40), np.uint16)])
+def test_boxed_thumbnails_equal_the_plain_thumbnail_for_every_box_set(shape, dtype) -> None:
+    """Ties weigh an output against each candidate's own boxes: the shortcut (block sums once,
+    the boxes' pixels subtracted) must give exactly the thumbnail of the blanked frame, also for
+    overlapping boxes, boxes past the edges or inverted, and tiny frames (repeated block edges)."""
+    from midib.score.fingerprint import BoxedThumbnails, thumbnail
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    px = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    frame = np.asarray(px, dtype=np.float64)
+    h, w = shape[:2]
+    box_sets = [[], [[10, 5, 60, 30]], [[10, 5, 60, 30], [40, 20, 90, 45]],   # overlapping
+                [[-20, -5, 15, 8], [w - 9, h - 3, w + 40, h + 50]],           # past the edges
+                [[30, 30, 10, 10]], [[0, 0, w, h]],                           # inverted, all of it
+                [[int(x) for x in sorted(rng.integers(0, w, 2))[:1]] + [1] +
+                 [int(rng.integers(0, w)) + 1, h - 1]]]
+    boxed = BoxedThumbnails(frame)
+    for boxes in box_sets:
+        got, want = boxed(boxes), thumbnail(frame, boxes)
+        assert got.shape == want.shape
+        if len(shape) == 2:   # integer grey frames: exact, so ties are settled as before
+            assert np.array_equal(got, want), boxes
+        else:
+            assert np.allclose(got, want, rtol=0, atol=1e-9), boxes
+
+
+def test_document_words_read_from_bytes_equal_pydicoms(mini_bench: Path) -> None:
+    """Ties between documents are settled by their words, read by the raw walker (pydicom cost
+    ~40 ms per RTSTRUCT): the same words as a pydicom reading, multi-valued elements included,
+    for every generated document and pydicom's own SR, RTSTRUCT, implicit-VR and big-endian
+    files; a file that is not DICOM has no words."""
+    from midib.score.wording import _pydicom_words, text_words
+    docs = [p for p in sorted(mini_bench.joinpath("input").rglob("*.dcm"))
+            if pydicom.dcmread(p, stop_before_pixels=True).Modality in ("SR", "RTSTRUCT", "SEG", "DOC")]
+    named = [get_testdata_file(n) for n in ("test-SR.dcm", "rtstruct.dcm", "rtplan.dcm", "CT_small.dcm",
+                                            "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "chr_arab.dcm")]
+    files = docs + [Path(p) for p in named if p]
+    assert len(docs) >= 2 and len(files) >= len(docs) + 6
+    for path in files:
+        words = text_words(path)
+        assert words == _pydicom_words(path), path.name
+    assert "axial" in text_words(Path(get_testdata_file("CT_small.dcm")))   # ImageType, multi-valued
+    assert text_words(Path(__file__)) == set()

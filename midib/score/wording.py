@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pydicom
+from pydicom.multival import MultiValue
 
 from midib.score.values import words
 
@@ -22,8 +23,33 @@ _NUMERIC = frozenset({"DS", "IS", "FL", "FD", "US", "SS", "UL", "SL", "SV", "UV"
                       "OB", "OW", "OF", "OD", "OL", "OV"})
 
 
+#: text VRs whose values are words (not UIDs, dates, times, names, ages or numbers)
+_WORD_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
+
+
 def text_words(path: Path) -> set[str]:
-    """The words of every text value of a file (any depth), UIDs, dates and names left out."""
+    """The words of every text value of a file (any depth), UIDs, dates and names left out.
+
+    Read by the raw byte walker (:mod:`midib.score.rawwalk`), which hands every text value to
+    a scanner: pydicom converted each element of an RTSTRUCT's contour sequences, ~40 ms a
+    file, and content matching reads the words of every tied document and its candidates.
+    Files the walker leaves to pydicom are read the reference way, :func:`_pydicom_words`."""
+    from midib.score.observation import observe_raw
+    found: set[str] = set()
+
+    def collect(value: str, vr: str, where: str) -> list:
+        if vr in _WORD_VRS and not where.startswith("(0002,"):  # the dataset, not its file meta
+            found.update(words(value))
+        return []
+
+    record = observe_raw(path, path.name, frozenset(), collect)
+    if record is not None and not record.error:
+        return found
+    return _pydicom_words(path)
+
+
+def _pydicom_words(path: Path) -> set[str]:
+    """:func:`text_words` through a pydicom Dataset."""
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         found: set[str] = set()
@@ -42,9 +68,9 @@ def _collect_words(ds: pydicom.Dataset, found: set[str]) -> None:
             for item in elem.value or []:
                 _collect_words(item, found)
             continue
-        if elem.VR in _NOT_WORDS or not isinstance(elem.value, (str, list)):
+        if elem.VR in _NOT_WORDS or not isinstance(elem.value, (str, list, MultiValue)):
             continue
-        values = elem.value if isinstance(elem.value, list) else [elem.value]
+        values = [elem.value] if isinstance(elem.value, str) else elem.value
         found.update(w for v in values if isinstance(v, str) for w in words(v))
 
 

@@ -81,3 +81,50 @@ def test_profile_rederives_the_key(mini_bench: Path, tmp_path: Path, scored) -> 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["profile"] == "basic"
     assert summary["overall"]["total"] != len(scored["oracle"])
+
+
+def test_a_kept_private_copy_of_a_uid_fails_its_removal_not_every_consistency_check(
+        mini_bench: Path, tmp_path: Path) -> None:
+    """A tool that replaces the StudyInstanceUID everywhere but leaves the original in a private
+    element the profile removes (GE's (0043,1061), planted by the generator) fails that private
+    element's removal check; the UID map derived from the pairs (no mapping CSV) is learnt where
+    the key expects UIDs replaced, so the study's consistency checks still pass, as they do
+    when the same run is scored with its mapping CSV."""
+    import json
+    import shutil
+
+    import pydicom
+    run = tmp_path / "oracle"
+    assert main(["run", str(mini_bench), "--tool", "oracle", "--out", str(run)]) == 0
+    mapping = {}
+    for line in (run / "mapping" / "uid_mapping.csv").read_text().splitlines()[1:]:
+        old, new = line.split(",")[:2]
+        mapping[new] = old
+    planted = {}
+    for line in (mini_bench / "answer_key" / "ledger.jsonl").read_text().splitlines()[1:]:
+        e = json.loads(line)
+        if e["role"] == "phi" and e.get("vr") == "UI" and "GEMS_PARM_01" in (e.get("path") or ""):
+            planted[e["instance"]] = e["value"]
+    assert planted, "the mini benchmark plants a UID in GE's private group"
+    out = tmp_path / "submission"
+    shutil.copytree(run / "output", out)
+    kept = 0
+    for f in sorted(out.rglob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        old = mapping.get(ds.SOPInstanceUID)
+        if old in planted:
+            block = ds.private_block(0x0043, "GEMS_PARM_01", create=True)
+            block.add_new(0x61, "UI", planted[old])
+            ds.save_as(f)
+            kept += 1
+    assert kept
+    for name, scored_run in (("csv", run), ("content", out)):
+        dest = tmp_path / f"score-{name}"
+        main(["score", str(mini_bench), str(scored_run), "--no-ocr", "--no-conformance", "--out", str(dest)])
+        rows = pd.read_parquet(dest / "results.parquet")
+        if name == "content":
+            removal = rows[rows.path.str.contains("GEMS_PARM_01", regex=False) & rows.action.eq("text_removed")
+                           & rows.expected.str.contains("1.2.", regex=False)]
+            assert len(removal) >= kept and not removal.passed.any()
+        uid_rows = rows[rows.action.isin(["uid_consistent", "uid_one_to_one"])]
+        assert len(uid_rows) and uid_rows.passed.all(), (name, uid_rows[~uid_rows.passed].reason.head(3).tolist())

@@ -216,6 +216,15 @@ def expects_shift(e: LedgerEntry, profile: Profile) -> bool:
     return _attribute_rule(e, profile) == SHIFTED
 
 
+def expects_uid_replaced(e: LedgerEntry, profile: Profile) -> bool:
+    """True when the key derived under ``profile`` requires ``e``'s UID replaced (uid_changed,
+    uid_consistent). Scoring derives the old -> new UID map from these places only: a UID the
+    profile removes (a private element, a removed sequence) and the tool kept is that removal
+    check's failure, not the tool's mapping of the UID, or one kept private copy would fail
+    every instance's consistency checks, and only when no mapping CSV was given."""
+    return _attribute_rule(e, profile) == UID
+
+
 def _phi_checks(e: LedgerEntry, path: TagPath, d: Decision, profile: Profile,
                 index: LedgerIndex) -> Iterator[Check]:
     """A planted identifier: removed, replaced, shifted, cleaned or (by option) retained."""

@@ -314,8 +314,10 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
     interval. The entry and the profile tell it, so the key's checks need not be held; the
     decision is remembered per (path, VR, kind, channel), a few hundred per ledger. Without a
     readable profile (``profile`` is a :class:`midib.keys.profile.Profile`) every planted date
-    is kept (the earlier behaviour). ``tables``: where ``uids``, ``patids`` and ``dates`` go
-    instead of dicts (as for :func:`midib.score.keyfacts.gather`).
+    is kept (the earlier behaviour). UIDs likewise are only those the key expects replaced
+    (``expects_uid_replaced``): the places the old -> new map is derived from. ``tables``:
+    where ``uids``, ``patids`` and ``dates`` go instead of dicts (as for
+    :func:`midib.score.keyfacts.gather`).
     """
     from midib.score.uids import PATIENT_ID, concrete_key
     from midib.score.values import dicom_date
@@ -323,7 +325,7 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
     if not bench.ledger_path.is_file():
         return facts
     try:
-        from midib.keys.derive import expects_shift
+        from midib.keys.derive import expects_shift, expects_uid_replaced
         from midib.keys.profile import load_profile
         if profile is None:
             named = bench.profile_path if bench.profile_path.is_file() else bench.manifest().get("profile")
@@ -347,6 +349,12 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
         # interned: a series' UIDs, a patient's ID and dates repeat in every instance's entries
         key, instance = concrete_key(path), intern(d["instance"])
         if vr == "UI" or get("channel") == "uid" or str(get("kind", "")).endswith("_uid"):
+            rule_key = (path, vr, get("kind"), get("channel"), "uid")
+            if (wanted := shifted.get(rule_key)) is None:
+                wanted = shifted[rule_key] = profile is None or expects_uid_replaced(
+                    LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d), profile)
+            if not wanted:
+                continue
             facts.uids.setdefault(instance, []).append((key, intern(value.strip())))
         elif key == PATIENT_ID:
             facts.patids.setdefault(instance, []).append((key, intern(value.strip())))

@@ -526,3 +526,33 @@ def test_document_words_read_from_bytes_equal_pydicoms(mini_bench: Path) -> None
         assert words == _pydicom_words(path), path.name
     assert "axial" in text_words(Path(get_testdata_file("CT_small.dcm")))   # ImageType, multi-valued
     assert text_words(Path(__file__)) == set()
+
+
+def test_structure_sets_whose_roi_names_were_blanked_are_paired_by_their_number(tmp_path: Path) -> None:
+    """A tool may empty ROI names (anyone may have typed a name there; Orthanc does): the
+    structure set is then paired on how many ROIs and contours it has, not left unmatched;
+    a blanked output with another number of ROIs than the only source is not paired to it."""
+    rt = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)
+    n_rois = len(rt.StructureSetROISequence)
+    assert n_rois >= 2
+    sources = {}
+    for i, keep in enumerate((n_rois, n_rois - 1)):   # two structure sets, a different ROI count
+        ds = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)
+        ds.SOPInstanceUID = f"1.2.3.{i + 1}"
+        for seq in ("StructureSetROISequence", "ROIContourSequence", "RTROIObservationsSequence"):
+            setattr(ds, seq, getattr(ds, seq)[:keep])
+        sources[ds.SOPInstanceUID] = tmp_path / "src" / f"{i}.dcm"
+        sources[ds.SOPInstanceUID].parent.mkdir(exist_ok=True)
+        ds.save_as(sources[ds.SOPInstanceUID])
+    for name, src in (("a.dcm", "1.2.3.2"), ("b.dcm", "1.2.3.1")):
+        ds = pydicom.dcmread(sources[src], force=True)
+        ds.SOPInstanceUID = f"2.25.{len(name)}{ord(name[0])}"
+        for roi in ds.StructureSetROISequence:
+            roi.ROIName = ""
+        (tmp_path / "out").mkdir(exist_ok=True)
+        ds.save_as(tmp_path / "out" / name)
+    result = match_outputs(records(tmp_path / "out"), sources, {}, PixelFingerprint(tmp_path / "out", sources, {}))
+    assert {i: r.file for i, r in result.pairs.items()} == {"1.2.3.2": "a.dcm", "1.2.3.1": "b.dcm"}
+    only = {"1.2.3.1": sources["1.2.3.1"]}
+    alone = match_outputs([r for r in records(tmp_path / "out") if r.file == "a.dcm"], only, {}, None)
+    assert not alone.pairs and alone.extra_outputs == ["a.dcm"]

@@ -79,18 +79,30 @@ def _num(text: str) -> str:
 #: keys a tool may empty or remove (SOP class with every UID, InstanceNumber, geometry): an
 #: output is compared with sources only on those it still has
 OPTIONAL = (SOP_CLASS,) + STRICT
+#: names in a document's structure (ROI names, segment labels) a tool may blank, since a
+#: person may have typed anything there: where the output left them all empty, only how many
+#: there are is compared (Orthanc empties ROI names; the RTSTRUCT was then left unpaired)
+NAMES = ("(3006,0020)[*](3006,0026)", "(0062,0002)[*](0062,0005)")
 
 
 def _present(record: OutputRecord) -> tuple[bool, ...]:
-    """Which OPTIONAL keys ``record`` still holds with a non-empty value."""
-    return tuple(any(v.strip() for v in _values(record, k)) for k in OPTIONAL)
+    """Which OPTIONAL keys ``record`` still holds with a non-empty value, then which NAMES."""
+    return tuple(any(v.strip() for v in _values(record, k)) for k in OPTIONAL + NAMES)
+
+
+def _loosened(mask: tuple[bool, ...]) -> tuple[bool, ...]:
+    """``mask`` without InstanceNumber and geometry (changed by the tool: pixels decide)."""
+    return mask[:1] + (False,) * len(STRICT) + mask[len(OPTIONAL):]
 
 
 def features(record: OutputRecord, mask: tuple[bool, ...]) -> tuple:
     """A hashable summary of what identifies an instance without PHI, on the OPTIONAL keys
-    of ``mask`` (plus matrix size, frames and document structure, always)."""
+    of ``mask`` (plus matrix size, frames and document structure, always: NAMES the mask
+    marks blank by their number only)."""
+    named = dict(zip(NAMES, mask[len(OPTIONAL):]))
     keys = LOOSE + STRUCTURE + tuple(k for k, keep in zip(OPTIONAL, mask) if keep)
-    return tuple(tuple(_num(v) for v in _values(record, k)) for k in keys)
+    return tuple((str(len(_values(record, k))),) if named.get(k) is False
+                 else tuple(_num(v) for v in _values(record, k)) for k in keys)
 
 
 def feature_digest(record: OutputRecord, mask: tuple[bool, ...]) -> bytes:
@@ -318,7 +330,6 @@ def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _V
                 index[mask][feature_digest(src, mask)].append(inst)
         return index[mask].get(feature_digest(rec, mask), [])
 
-    loose = (False,) * len(STRICT)
     prefetch = getattr(fingerprint, "prefetch", None)
     if prefetch is not None:  # every image about to be confirmed, read in parallel
         prefetch([r.file for r in _in_order(pending) if any(v.strip() for v in _values(r, LOOSE[0]))])
@@ -326,10 +337,10 @@ def _match_by_content(result: MatchResult, pending: "Sequence[OutputRecord] | _V
         mask = _present(rec)
         candidates, method = lookup(rec, mask), "content"
         if not candidates:  # InstanceNumber or geometry changed: size and class, then pixels
-            candidates, method = lookup(rec, mask[:1] + loose), "content+pixels"
+            candidates, method = lookup(rec, _loosened(mask)), "content+pixels"
         paired = _pair(result, rec, candidates, method, fingerprint, held)
         if paired is None and method == "content":  # a header twin of another image: by pixels
-            others = [c for c in lookup(rec, mask[:1] + loose) if c not in candidates]
+            others = [c for c in lookup(rec, _loosened(mask)) if c not in candidates]
             paired = _pair(result, rec, others, "content+pixels", fingerprint, held) if others else False
         if not paired:
             result.extra_outputs.append(rec.file)

@@ -121,6 +121,18 @@ def test_a_name_needs_two_parts_or_a_part_and_an_initial(text: str, leak: bool) 
     assert bool(relevant_hits(hits, sweeper, "P1")) is leak
 
 
+@pytest.mark.parametrize("text, rows", [("PARK SCOTT", 1), ("Park, Scott", 1), ("PARK^SCOTT", 1),
+                                         ("seen by Dr PARK", 1), ("ALICE SCOTT", 0)])
+def test_a_name_found_once_is_one_row_when_one_of_its_parts_was_planted_alone(text: str, rows: int) -> None:
+    """``PARK`` planted alone (a physician's family name) and ``PARK^SCOTT`` (the patient): a
+    needle's text belongs to the first value planted with it, so "PARK SCOTT" was found as
+    ``PARK`` (by its part park) and as ``PARK^SCOTT`` (by scott): two rows for one name."""
+    sweeper = build_sweeper([entry("physician_name", "PARK", "PN", phi_class="names"),
+                             entry("patient_name", "PARK^SCOTT", "PN", phi_class="names")], [])
+    hits = [(nid, "(0008,1050)", text) for nid, _ in sweeper(text, "PN", "(0008,1050)")]
+    assert len(relevant_hits(hits, sweeper, "P1")) == rows
+
+
 def test_another_patient_s_identifiers_count_but_not_their_names_or_dates() -> None:
     """P1's output holding P2's MRN is a leak; P2's name may be a tool's random dummy and P2's
     birth date a shift of P1's dates by chance: neither counts against P1."""

@@ -354,9 +354,25 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
         key = (needle.whole, where)
         if key in seen or (nid in sweeper.name_parts and not _identifies(needle, found_parts[key], text)):
             continue
+        if nid in sweeper.name_parts and _within_other_name(needle, where, found_parts):
+            continue
         seen.add(key)  # one row per value and place (not per name part)
         out.append((nid, where, text))
     return out
+
+
+def _within_other_name(needle: Needle, where: str, found: dict[tuple[str, str], set[str]]) -> bool:
+    """True when this name part's own value (``PARK``, planted alone somewhere) is only part of
+    another name found at the same place by two or more parts (``PARK^SCOTT``): a needle's text
+    belongs to the first value planted with it, so one name found once made two rows."""
+    mine = set(name_components(needle.whole, 1))
+    here = set().union(*(parts for (_, w), parts in found.items() if w == where))
+    for whole, w in found:
+        if w == where and whole != needle.whole:
+            theirs = set(name_components(whole, 1))
+            if mine < theirs and len(here & theirs) >= 2:
+                return True
+    return False
 
 
 _DIGITS7 = re.compile(r"\d{7}")

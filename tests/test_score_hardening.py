@@ -423,3 +423,20 @@ def test_an_answer_key_with_no_checks_is_refused_not_scored_zero(mini_bench: Pat
     refused(capsys, main(["score", str(bench), str(sub), "--out", str(out), *FAST]),
             "holds no checks")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [None, b"not an image"])
+def test_a_folder_with_no_output_of_the_benchmark_scores_0_with_a_warning(
+        mini_bench: Path, tmp_path: Path, capsys, content: Optional[bytes]) -> None:
+    """An empty folder, or one of unrelated files (the wrong path, another benchmark's run), is
+    scored (0 %, every input missing), but says so on stderr in one line."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    if content is not None:
+        (sub / "notes.txt").write_bytes(content)
+    code = main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "score"), *FAST])
+    out = capsys.readouterr()
+    assert code == 0 and out.out.startswith("0.00%")
+    warning = [line for line in out.err.splitlines() if line.startswith("midib: warning:")]
+    assert len(warning) == 1 and "every input counts as missing" in warning[0]
+    assert ("holds no files" in warning[0]) is (content is None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -83,10 +84,22 @@ def run(args: argparse.Namespace) -> int:
     overall = summary["overall"]
     print(f"{overall['percent']:.2f}% ({overall['passed']}/{overall['total']} checks passed; "
           f"weighted {summary['weighted']['percent']:.2f}%) -> {out_dir}")
+    warn_unpaired(summary.get("matching", {}), run_folder.output_root)
     if args.min_score is not None and overall["percent"] < args.min_score:
         print(f"below --min-score {args.min_score}")
         return 1
     return 0
+
+
+def warn_unpaired(matching: dict, root: Path) -> None:
+    """One line on stderr when no output was paired with any input: the score is a true 0 %,
+    but an empty folder or the wrong one (another benchmark's run) is the likelier cause."""
+    if matching.get("matched", 0):
+        return
+    found = sum(len(matching.get(k) or []) for k in ("extra_outputs", "rejected_outputs"))
+    what = ("holds no files" if not found
+            else f"holds {found} file(s), none of them an output of this benchmark's inputs")
+    print(f"midib: warning: {root} {what}: every input counts as missing", file=sys.stderr)
 
 
 def percent(text: str) -> float:

@@ -440,3 +440,33 @@ def test_a_folder_with_no_output_of_the_benchmark_scores_0_with_a_warning(
     warning = [line for line in out.err.splitlines() if line.startswith("midib: warning:")]
     assert len(warning) == 1 and "every input counts as missing" in warning[0]
     assert ("holds no files" in warning[0]) is (content is None)
+
+
+def test_a_submission_s_own_mapping_csvs_are_its_mapping_not_outputs(mini_bench: Path, tmp_path: Path,
+                                                                       capsys) -> None:
+    """A participant hands in the files with their id_old,id_new CSVs beside them: read as
+    outputs, every original PatientID and UID in them was a leak and the mapping went unused.
+    Any other CSV is still an output (swept); two UID mappings need --mapping to choose."""
+    import json
+    run = tmp_path / "oracle"
+    assert main(["run", str(mini_bench), "--tool", "oracle", "--out", str(run)]) == 0
+    sub = tmp_path / "submission"
+    shutil.copytree(run / "output", sub)
+    shutil.copy(run / "mapping" / "uid_mapping.csv", sub / "UIDs.csv")
+    shutil.copy(run / "mapping" / "patid_mapping.csv", sub / "subjects.csv")   # named by neither
+    pid = (sub / "subjects.csv").read_text().splitlines()[1].split(",")[0]
+    (sub / "notes.csv").write_text(f"patient,comment\n{pid},seen\n")
+    assert main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "s1"), *FAST]) == 0
+    summary = json.loads((tmp_path / "s1" / "summary.json").read_text())
+    matching = summary["matching"]
+    assert matching["method"] == "mapping" and matching["extra_outputs"] == ["notes.csv"]
+    assert sorted(Path(f).name for f in matching["mapping_files"]) == ["UIDs.csv", "subjects.csv"]
+    rows = pd.read_parquet(tmp_path / "s1" / "results.parquet")
+    failed = rows[~rows.passed]
+    assert set(failed.output_file) == {"notes.csv"} and failed.action.eq("leak_sweep").all()
+    capsys.readouterr()
+    shutil.copy(sub / "UIDs.csv", sub / "uid_mapping.csv")
+    refused(capsys, main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "s2"), *FAST]),
+            "2 UID mapping CSVs", "--mapping")
+    assert main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "s3"),
+                 "--mapping", str(sub / "uid_mapping.csv"), *FAST]) == 0

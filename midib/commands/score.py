@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         sink.discard()   # no half-written results beside an error
         raise
     sink.close()
-    summary = build_summary(result, bench, run_folder, args.formula, args.series_mode)
+    summary = build_summary(result, bench, run_folder, args.formula, args.series_mode,
+                            [args.mapping or run_folder.uid_mapping,
+                             args.patid_mapping or run_folder.patid_mapping])
     try:
         write_summary(out_dir, summary)
     except OSError as e:

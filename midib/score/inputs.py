@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Optional
 
 from midib.answer_key import Check, read_key, read_key_header
@@ -31,6 +32,69 @@ class RunFolder:
     run_info: dict = field(default_factory=dict)
     uid_mapping: Optional[Path] = None
     patid_mapping: Optional[Path] = None
+    #: the submission's own mapping CSVs in its top folder (relative): its mapping, not outputs
+    mapping_files: tuple[str, ...] = ()
+    #: "uid"/"patid" -> why that mapping cannot be chosen (two CSVs of one kind), unless given
+    ambiguous: dict = field(default_factory=dict)
+
+
+#: first line of a MIDI-B mapping CSV (:mod:`midib.keys.mapping_csv`)
+_MAPPING_HEADER = "id_old,id_new"
+#: bytes read of a top-level CSV to tell whether it is a mapping (its header and first row)
+_HEADER_PEEK = 512
+
+
+def submission_mappings(folder: Path) -> dict[str, list[Path]]:
+    """The MIDI-B mapping CSVs a plain submission keeps in its top folder, by kind ("uid",
+    "patid"). A participant hands in the de-identified files with their
+    ``id_old,id_new`` CSVs beside them; read as outputs, the CSVs were swept and every original
+    PatientID and UID in them counted as a leak, and the mapping itself went unused.
+
+    A CSV (``*.csv``, first line ``id_old,id_new``) is the UID mapping when its name says
+    ``uid``, the PatientID one when it says ``pat`` or ``pid``, else by its first value (a UID
+    or not). Two of one kind are ambiguous: unless the option names one, a one-line error asks
+    for --mapping/--patid-mapping (:func:`midib.score.scorer._mappings`)."""
+    found: dict[str, list[Path]] = {"uid": [], "patid": []}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return found
+    for path in entries:
+        if path.suffix.lower() != ".csv" or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with path.open("rb") as f:
+                head = f.read(_HEADER_PEEK).decode("utf-8-sig", "replace").splitlines()
+        except OSError:
+            continue
+        if not head or head[0].strip().replace(" ", "").lower() != _MAPPING_HEADER:
+            continue
+        name = path.name.lower()
+        if "uid" in name:
+            kind = "uid"
+        elif "pat" in name or "pid" in name:
+            kind = "patid"
+        else:
+            first = head[1].split(",")[0].strip() if len(head) > 1 else ""
+            kind = "uid" if first and all(c.isdigit() or c == "." for c in first) and "." in first else "patid"
+        found[kind].append(path)
+    return found
+
+
+def _submission_run(path: Path) -> RunFolder:
+    """A plain folder scored as it is, its mapping CSVs (:func:`submission_mappings`) aside."""
+    found = submission_mappings(path)
+    ambiguous = {}
+    for kind, paths in found.items():
+        if len(paths) > 1:
+            flag = "--mapping" if kind == "uid" else "--patid-mapping"
+            ambiguous[kind] = (f"{path} holds {len(paths)} {'UID' if kind == 'uid' else 'PatientID'} "
+                               f"mapping CSVs ({', '.join(p.name for p in paths)}): name the right one "
+                               f"with {flag}")
+    one = {kind: paths[0] if len(paths) == 1 else None for kind, paths in found.items()}
+    names = tuple(p.name for paths in found.values() for p in paths)
+    return RunFolder(path, path, uid_mapping=one["uid"], patid_mapping=one["patid"],
+                     mapping_files=names, ambiguous=ambiguous)
 
 
 def open_run(path: Path) -> RunFolder:
@@ -45,7 +109,7 @@ def open_run(path: Path) -> RunFolder:
         raise MidibError(f"run folder not found: {path}")
     run_json = path / "run.json"
     if not run_json.is_file():
-        return RunFolder(path, path)
+        return _submission_run(path)
     info = _run_record(run_json)
     output = path / "output"
     if output.is_symlink():
@@ -81,7 +145,8 @@ def _run_record(run_json: Path) -> dict:
     return info
 
 
-def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str], list[dict[str, str]]]:
+def output_files(root: Path, exclude: Optional[Path] = None,
+                 aside: Collection[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
     """Every regular file under ``root`` as sorted relative POSIX paths, and the rejected ones.
 
     A submission is untrusted: links are never followed out of it (a symlink to another run's
@@ -89,7 +154,7 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
     and sockets are never opened. Rejected entries are reported, not silently dropped: so are
     folders that cannot be listed (their instances then fail as unmatched) and entries whose
     path is too long to stat. ``exclude`` is our own score folder when it sits inside the
-    submission.
+    submission; ``aside``: files of the top folder that are not outputs (its mapping CSVs).
     """
     top = root.resolve()
     skip = _resolved(exclude) if exclude is not None else None
@@ -123,6 +188,8 @@ def output_files(root: Path, exclude: Optional[Path] = None) -> tuple[list[str],
         for name in filenames:
             path = here / name
             rel = path.relative_to(root).as_posix()
+            if rel in aside:
+                continue
             if name in earlier:
                 rejected.append({"file": rel, "reason": "an earlier midib score of this folder (not an output)"})
             elif reason := _rejection(path, top):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from midib import __version__
 from midib.benchmark import Benchmark
@@ -20,8 +20,10 @@ SUMMARY_VERSION = 1
 
 
 def build_summary(result: ScoreResult, bench: Benchmark, run: RunFolder, formula: str,
-                  series_mode: bool) -> dict[str, Any]:
-    """summary.json's content (versioned)."""
+                  series_mode: bool, mappings: Optional[list[Optional[Path]]] = None) -> dict[str, Any]:
+    """summary.json's content (versioned); ``mappings``: the UID and PatientID mapping CSVs
+    read (default: the run folder's own)."""
+    used = mappings if mappings is not None else [run.uid_mapping, run.patid_mapping]
     m = result.match
     summary: dict[str, Any] = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "midib_version": __version__,
@@ -32,7 +34,8 @@ def build_summary(result: ScoreResult, bench: Benchmark, run: RunFolder, formula
                      "unmatched_inputs": m.unmatched_inputs, "extra_outputs": m.extra_outputs,
                      "duplicate_outputs": m.duplicate_outputs,
                      "unreadable_outputs": m.unreadable_outputs,
-                     "rejected_outputs": m.rejected_outputs},
+                     "rejected_outputs": m.rejected_outputs,
+                     "mapping_files": [str(f) for f in used if f]},
         "ocr": {"available": result.ocr.available, "reason": result.ocr.reason,
                 "boxes": result.ocr.boxes, "seconds": round(result.ocr.seconds, 3)},
         "conformance": result.conformance,

@@ -263,7 +263,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     if not len(facts.first):   # every output would be "extra" and the score a meaningless 0 %
         raise MidibError(f"{bench.checks_path}: the answer key holds no checks: nothing to score "
                          f"against (regenerate it, or pass --profile to derive one from the ledger)")
-    files, rejected = output_files(run.output_root, opts.exclude)
+    files, rejected = output_files(run.output_root, opts.exclude, run.mapping_files)
     sources = facts.sources(bench.input_dir)
     clock.lap("load")
 
@@ -393,7 +393,11 @@ def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> Source
 
 
 def _mappings(run: RunFolder, opts: ScoreOptions) -> tuple[dict[str, str], dict[str, str]]:
-    """The MIDI-B mapping CSVs (old -> new SOPInstanceUID, old -> new PatientID), if any."""
+    """The MIDI-B mapping CSVs (old -> new SOPInstanceUID, old -> new PatientID), if any: the
+    options', else the run's (a submission holding two of one kind must name one)."""
+    for kind, given in (("uid", opts.mapping), ("patid", opts.patid_mapping)):
+        if given is None and kind in run.ambiguous:
+            raise MidibError(run.ambiguous[kind])
     uid_path = opts.mapping or run.uid_mapping
     pid_path = opts.patid_mapping or run.patid_mapping
     return (read_mapping(uid_path) if uid_path else {}), (read_mapping(pid_path) if pid_path else {})

@@ -22,8 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Declare this command's arguments."""
     parser.add_argument("bench", type=Path, help="benchmark folder (midib generate / import-key)")
     parser.add_argument("run", type=Path, help="a 'midib run' folder, or any folder of DICOM files")
-    parser.add_argument("--mapping", type=Path, help="MIDI-B UID mapping CSV (id_old,id_new)")
-    parser.add_argument("--patid-mapping", type=Path, help="MIDI-B PatientID mapping CSV")
+    parser.add_argument("--mapping", type=Path,
+                        help="MIDI-B UID mapping CSV (id_old,id_new); default: the run's, or the one "
+                             "in a plain submission's top folder")
+    parser.add_argument("--patid-mapping", type=Path, help="MIDI-B PatientID mapping CSV (default: likewise)")
     parser.add_argument("--profile", help="re-derive the key from the ledger under this profile")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: the number of CPUs; results do not depend on it)")

@@ -470,3 +470,40 @@ def test_a_submission_s_own_mapping_csvs_are_its_mapping_not_outputs(mini_bench:
             "2 UID mapping CSVs", "--mapping")
     assert main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "s3"),
                  "--mapping", str(sub / "uid_mapping.csv"), *FAST]) == 0
+
+
+def test_a_forged_mapping_cannot_pair_outputs_with_other_patients_sources(mini_bench: Path,
+                                                                          tmp_path: Path) -> None:
+    """A copy of every input with a mapping CSV that pairs each output with another source of
+    its size (another patient's, where there is one): judged against that patient's checks,
+    the copy's names and dates passed their "removed" checks (46 % instead of 41 %, weighted
+    45 % instead of 27 %). An output keeping its own original UID is that source's file: the
+    mapping row naming another one is no claim, so the score is the honest copy's."""
+    import json
+    run = tmp_path / "identity"
+    assert main(["run", str(mini_bench), "--tool", "identity", "--out", str(run)]) == 0
+    groups: dict[tuple, list[tuple[str, str]]] = {}
+    for f in sorted((run / "output").rglob("*.dcm")):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        groups.setdefault((ds.SOPClassUID, ds.get("Rows"), ds.get("Columns")), []).append(
+            (ds.PatientID, ds.SOPInstanceUID))
+    rows, crossed = ["id_old,id_new"], 0
+    for items in groups.values():
+        pats = [p for p, _ in items]
+        shift = max(pats.count(p) for p in set(pats)) % len(items) if len(set(pats)) > 1 else 0
+        for i, (pid, uid) in enumerate(items):
+            other_pid, other = items[(i + shift) % len(items)]
+            rows.append(f"{other},{uid}")
+            crossed += other_pid != pid
+    assert crossed >= 20
+    forged = tmp_path / "forged.csv"
+    forged.write_text("\n".join(rows) + "\n")
+    scores = {}
+    for name, extra in (("honest", []), ("forged", ["--mapping", str(forged)])):
+        assert main(["score", str(mini_bench), str(run), "--out", str(tmp_path / name), *FAST, *extra]) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        rows_ = pd.read_parquet(tmp_path / name / "results.parquet")
+        scores[name] = (summary["overall"]["passed"], summary["overall"]["total"],
+                        dict(zip(rows_.check_id, rows_.output_file)))
+    assert scores["forged"][:2] == scores["honest"][:2]
+    assert scores["forged"][2] == scores["honest"][2]   # every check judged on the same file

@@ -221,6 +221,20 @@ def test_mapping_csv_round_trip_and_errors(tmp_path):
         read_mapping(tmp_path / "none.csv")
 
 
+def test_a_mapping_larger_than_any_benchmark_needs_is_refused_unread(tmp_path, monkeypatch):
+    """A submission's mapping is held whole in memory: a huge one (sparse here) is one line."""
+    from midib.keys import mapping_csv
+    f = tmp_path / "uid_mapping.csv"
+    f.write_text("id_old,id_new\n1.2,9.8\n")
+    with f.open("r+b") as h:
+        h.truncate(mapping_csv.MAX_BYTES + 1)
+    with pytest.raises(MidibError, match="MiB: more than"):
+        read_mapping(f)
+    monkeypatch.setattr(mapping_csv, "MAX_BYTES", 64)
+    f.write_text("id_old,id_new\n1.2,9.8\n")
+    assert read_mapping(f) == {"1.2": "9.8"}
+
+
 def test_export_into_a_missing_folder_is_a_one_line_error(tmp_path) -> None:
     from midib.errors import MidibError
     from midib.keys.midi_b import write_midi_b_key

@@ -9,12 +9,16 @@ them when a tool reveals its mapping; the scorer and ``midib import-key`` read t
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Mapping
 
 from midib.errors import MidibError
 
 HEADER = ("id_old", "id_new")
+#: the largest mapping read: ~1 million rows, four UIDs an instance of a 250,000-instance
+#: benchmark; a submission is untrusted, and a mapping is held whole in memory
+MAX_BYTES = 128 * 1024 * 1024
 
 
 def read_mapping(path: str | Path) -> dict[str, str]:
@@ -28,6 +32,10 @@ def read_mapping(path: str | Path) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_BYTES:
+                raise MidibError(f"mapping file {path} is {size / 2**20:,.0f} MiB: more than the "
+                                 f"{MAX_BYTES // 2**20} MiB a mapping of any benchmark needs; not read")
             reader = csv.reader(f)   # row by row: a list of every row took ~30x the file's size
             header = next(reader, None)
             if header is None or tuple(c.strip() for c in header[:2]) != HEADER:

@@ -3,7 +3,6 @@ the run's output folder and its mapping CSVs."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import stat
@@ -17,6 +16,7 @@ from midib.answer_key import Check, read_key, read_key_header
 from midib.benchmark import Benchmark
 from midib.errors import MidibError
 from midib.jsonl import read_jsonl
+from midib.keys.mapping_csv import HEADER as MAPPING_HEADER, read_mapping as read_mapping_csv
 from midib.ledger import LEDGER_FORMAT, LEDGER_VERSION, LedgerEntry, read_ledger
 
 if TYPE_CHECKING:  # the profile module is imported where the dates are chosen
@@ -38,8 +38,6 @@ class RunFolder:
     ambiguous: dict = field(default_factory=dict)
 
 
-#: first line of a MIDI-B mapping CSV (:mod:`midib.keys.mapping_csv`)
-_MAPPING_HEADER = "id_old,id_new"
 #: bytes read of a top-level CSV to tell whether it is a mapping (its header and first row)
 _HEADER_PEEK = 512
 
@@ -67,7 +65,7 @@ def submission_mappings(folder: Path) -> dict[str, list[Path]]:
                 head = f.read(_HEADER_PEEK).decode("utf-8-sig", "replace").splitlines()
         except OSError:
             continue
-        if not head or head[0].strip().replace(" ", "").lower() != _MAPPING_HEADER:
+        if not head or tuple(c.strip().lower() for c in head[0].split(",")[:2]) != MAPPING_HEADER:
             continue
         name = path.name.lower()
         if "uid" in name:
@@ -332,19 +330,9 @@ def load_checks_header(bench: Benchmark) -> tuple[dict, str]:
 
 
 def read_mapping(path: Path) -> dict[str, str]:
-    """A MIDI-B mapping CSV (header ``id_old,id_new``) as {old: new}."""
-    try:
-        from midib.keys.mapping_csv import read_mapping as official
-        return dict(official(path))
-    except ImportError:
-        pass
-    if not path.is_file():
-        raise MidibError(f"mapping file not found: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"id_old", "id_new"} <= set(reader.fieldnames):
-            raise MidibError(f"{path}: expected a header 'id_old,id_new'")
-        return {row["id_old"].strip(): row["id_new"].strip() for row in reader if row["id_old"]}
+    """A MIDI-B mapping CSV (header ``id_old,id_new``) as {old: new}
+    (:func:`midib.keys.mapping_csv.read_mapping`: one-line errors, a size bound)."""
+    return dict(read_mapping_csv(path))
 
 
 _LEDGER_FIELDS = frozenset(LedgerEntry.__dataclass_fields__)
@@ -399,7 +387,7 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
             profile = load_profile(named) if named else None
     except (ImportError, MidibError, OSError, ValueError):
         profile = None
-    shifted: dict[tuple, bool] = {}
+    decided: dict[tuple, bool] = {}  # (path, VR, kind, channel[, 'uid']) -> kept
     seen: set[tuple] = set()
     for d in read_jsonl(bench.ledger_path, LEDGER_FORMAT, LEDGER_VERSION):
         get = d.get
@@ -417,8 +405,8 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
         key, instance = concrete_key(path), intern(d["instance"])
         if vr == "UI" or get("channel") == "uid" or str(get("kind", "")).endswith("_uid"):
             rule_key = (path, vr, get("kind"), get("channel"), "uid")
-            if (wanted := shifted.get(rule_key)) is None:
-                wanted = shifted[rule_key] = profile is None or expects_uid_replaced(
+            if (wanted := decided.get(rule_key)) is None:
+                wanted = decided[rule_key] = profile is None or expects_uid_replaced(
                     LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d), profile)
             if not wanted:
                 continue
@@ -427,8 +415,8 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
             facts.patids.setdefault(instance, []).append((key, intern(value.strip())))
         elif vr in ("DA", "DT") and dicom_date(value):
             rule_key = (path, vr, get("kind"), get("channel"))
-            if (wanted := shifted.get(rule_key)) is None:
-                wanted = shifted[rule_key] = profile is None or expects_shift(
+            if (wanted := decided.get(rule_key)) is None:
+                wanted = decided[rule_key] = profile is None or expects_shift(
                     LedgerEntry(**d) if d.keys() <= _LEDGER_FIELDS else LedgerEntry.from_dict(d), profile)
             if not wanted:
                 continue

@@ -175,8 +175,8 @@ def pdf_document_text(data: bytes) -> bytes | None:
     browser writes them), the document information (Author, Title, Subject), form field
     values, and annotation contents. An empty password is tried on an encrypted file (most
     "protected" PDFs open without one). None when pypdf cannot read it at all or it is over
-:data:`PDF_PARSE_MAX`; Latin-1 bytes
-    for the sweep's text runs (an accented letter keeps its word whole)."""
+    :data:`PDF_PARSE_MAX`; Latin-1 bytes for the sweep's text runs (an accented letter keeps
+    its word whole)."""
     start = data.find(b"%PDF-")
     if start < 0 or len(data) - start > PDF_PARSE_MAX:
         return None

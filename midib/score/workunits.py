@@ -108,12 +108,12 @@ def features_unit(paths: list[str]) -> list[OutputRecord]:
     return [SlimRecord(shared.record(observe(Path(p), Path(p).name, wanted, None))) for p in paths]
 
 
-def sweep_unit(unit: "list[str] | tuple[list[str], frozenset[str]]") -> list[dict[str, Any]]:
+def sweep_unit(unit: tuple[list[str], frozenset[str]]) -> list[dict[str, Any]]:
     """Leak-sweep rows of outputs no source claimed (extra, duplicate, unreadable or not DICOM
     at all: their names and bytes, see :func:`midib.score.observation.sweep_file_bytes`):
-    nothing else judges them. ``unit``: the files, or (files, those whose first frame OCR
-    reads: :func:`midib.score.drawn.frame_images`)."""
-    files, frames = unit if isinstance(unit, tuple) else (unit, frozenset())
+    nothing else judges them. ``unit``: (the files, those whose first frame OCR reads:
+    :func:`midib.score.drawn.frame_images`)."""
+    files, frames = unit
     from midib.score.rules import sweep_rows
     root, scan = _CONTEXT["root"], _CONTEXT["scan"]
     rows: list[dict[str, Any]] = []

@@ -28,6 +28,10 @@ def outputs(run: Path) -> list[pydicom.Dataset]:
     return [pydicom.dcmread(f) for f in sorted((run / "output").rglob("*")) if f.is_file()]
 
 
+def folder_names(run: Path) -> set[str]:
+    return {p.relative_to(run / "output").parent.as_posix() for p in (run / "output").rglob("*") if p.is_file()}
+
+
 def test_dicognito_runs_through_python_m(bench: Path, tmp_path: Path) -> None:
     pytest.importorskip("dicognito")
     code, rec = run_tool(bench, tmp_path / "run", "dicognito", "--seed", "3")
@@ -42,8 +46,8 @@ def test_deid_default_recipe_drops_uids(bench: Path, tmp_path: Path) -> None:
     pytest.importorskip("deid")
     code, rec = run_tool(bench, tmp_path / "run", "deid")
     assert code == 0 and rec.output_files == 2 and rec.tool["version"]
-    # two inputs share the base name 1.dcm: the folder layout must keep both
-    assert {p.parent.name for p in (tmp_path / "run" / "output").rglob("*.dcm")} == {"ct", "mr"}
+    # two inputs share the base name 1.dcm: one folder each keeps both, named for no input folder
+    assert folder_names(tmp_path / "run") == {"series-0001", "series-0002"}
     for ds in outputs(tmp_path / "run"):
         assert "SOPClassUID" not in ds and "SOPInstanceUID" not in ds  # deid as shipped
 
@@ -61,16 +65,26 @@ def test_deid_midib_recipe_keeps_objects_valid(bench: Path, tmp_path: Path) -> N
     mr = next(ds for ds in ds_all if ds.Modality == "MR")
     ct = next(ds for ds in ds_all if ds.Modality == "CT")
     assert mr.ReferencedImageSequence[0].ReferencedSOPInstanceUID == ct.SOPInstanceUID
+    assert folder_names(tmp_path / "run") == {"series-0001", "series-0002"}   # not DOE_JOHN/ct
     code, rec = run_tool(bench, tmp_path / "bad", "deid", "--set", "recipe=/no/such/recipe")
     assert code == 1 and rec.status == "failed" and "not found" in rec.reason
 
 
 def test_dicom_anonymizer_reaches_nested_folders(bench: Path, tmp_path: Path) -> None:
+    """Each input folder is anonymised (it is not recursive), all in one process, so the two
+    series of one study keep one new StudyInstanceUID; the output folders are neutral: the
+    input's (DOE_JOHN/...) were the adapter's, not the tool's, and were scored as its leak."""
     pytest.importorskip("dicomanonymizer")
     code, rec = run_tool(bench, tmp_path / "run", "dicom-anonymizer")
     assert code == 0 and rec.output_files == 2 and rec.tool["version"]
-    for ds in outputs(tmp_path / "run"):
+    done = outputs(tmp_path / "run")
+    for ds in done:
         assert str(ds.PatientName) != NAME
+    sources = [pydicom.dcmread(f) for f in sorted((bench / "input").rglob("*.dcm"))]
+    assert len({ds.StudyInstanceUID for ds in sources}) == 1
+    assert len({ds.StudyInstanceUID for ds in done}) == 1
+    assert done[0].StudyInstanceUID != sources[0].StudyInstanceUID
+    assert folder_names(tmp_path / "run") == {"series-0001", "series-0002"}
 
 
 def test_presidio_needs_a_model(bench: Path, tmp_path: Path) -> None:

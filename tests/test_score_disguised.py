@@ -298,6 +298,29 @@ def test_an_encoded_name_where_the_key_checks_the_name_is_still_a_leak(bench: Pa
     assert found.observed.str.startswith("[base64] DOE^JOHN").all()
 
 
+def test_a_check_that_passed_does_not_hide_the_sweeps_hit_at_its_place(bench: Path, tmp_path: Path) -> None:
+    """``ANON-MRN123456`` in every output is a consistent pseudonym, so patid_consistent passes;
+    the MRN it still holds is a leak the sweep finds there, and counts (it was taken as already
+    judged by that check). The same for a birth date re-spelled in free text whose key check
+    looks for the name only; a check that failed still makes the hit no second row."""
+    def embedded(ds: Dataset) -> None:
+        ds.PatientID = "ANON-MRN123456"
+        ds.StudyDescription = "CT chest for [removed] follow up, born March 4, 1970"
+    rows, _ = score(bench, make_run(bench, tmp_path / "run", _leaky(embedded)))
+    key = rows[rows.source == "key"]
+    assert key[key.action == "patid_consistent"].passed.all()
+    found = _sweep_failures(rows)
+    assert (found.path == "(0010,0020)").sum() == 2, found[["path", "reason"]].to_string()
+    assert found[found.path == "(0010,0020)"].reason.str.contains("MRN123456").all()
+    assert (found.path == "(0008,1030)").sum() == 2, found[["path", "reason"]].to_string()
+
+    def kept(ds: Dataset) -> None:   # the original ID kept: the failed check is the one row
+        ds.PatientID = "MRN123456"
+    rows, _ = score(bench, make_run(bench, tmp_path / "kept", _leaky(kept)))
+    assert not (rows[rows.action == "patid_consistent"].passed.any())
+    assert (_sweep_failures(rows).path == "(0010,0020)").sum() == 0
+
+
 def test_hashes_and_random_tokens_are_not_decoded_into_leaks(bench: Path, tmp_path: Path) -> None:
     """Pseudonyms a tool derives (a SHA-256 in hex, a base64 token, a UUID) decode to bytes
     that are not text: a correct de-identification writing them scores 100 %."""

@@ -86,7 +86,7 @@ class Judge:
         if rec is not None and rec.overlays and self.ocr:
             self.sweep_drawn(unit, start, end, rec)
         if rec is not None:
-            failed = {a for a, v in zip(unit.columns["action"][start:end], verdicts) if not v.passed}
+            failed = {i for i, v in zip(unit.columns["id"][start:end], verdicts) if not v.passed}
             batch.extend(self.rules.rows_for(unit.checks(start, end), failed, rec))
 
     def verdicts(self, unit: CompiledUnit, start: int, end: int, rec: OutputRecord) -> list[Verdict]:

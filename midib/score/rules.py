@@ -42,9 +42,9 @@ class InstanceRules:
     swept: set[str] = field(default_factory=set)  # output files already swept (this process)
     date_shifts: Optional[dict[str, dict[int, int]]] = None  # counted after matching (dates.py)
 
-    def rows_for(self, group: list[Check], failed: set[str], rec: OutputRecord) -> list[dict[str, Any]]:
+    def rows_for(self, group: list[Check], failed: Collection[str], rec: OutputRecord) -> list[dict[str, Any]]:
         """UID, sweep and deid rows of the instance whose checks are ``group`` (``failed``: the
-        actions of its failed checks), from ``rec``, the full observation of its output."""
+        ids of its failed checks), from ``rec``, the full observation of its output."""
         inst = group[0].instance
         if rec.file in self.swept:
             return []
@@ -52,8 +52,9 @@ class InstanceRules:
         replaced = {concrete_key(c.path) for c in group if c.path and c.action in _UID_ACTIONS}
         rows = instance_uid_rows(inst, rec, group[0], self.ledger.uids.get(inst, []), self.maps,
                                  self.reverse, replaced)
-        rows += sweep_rows(rec, group[0], self.sweeper, lambda: _checked(group))
-        if (row := deid_row(inst, rec, group[0], failed)) is not None:
+        rows += sweep_rows(rec, group[0], self.sweeper, lambda: _checked(group, failed))
+        actions = {c.action for c in group if c.id in failed}
+        if (row := deid_row(inst, rec, group[0], actions)) is not None:
             rows.append(row)
         return rows
 
@@ -73,10 +74,21 @@ class InstanceRules:
         return rows
 
 
-def _checked(group: list[Check]) -> dict[str, list[str]]:
-    """place -> values the key's checks judge there (a sweep hit of one of them is no news)."""
+#: actions whose value belongs where it is: a sweep hit of it there is the value kept as asked
+_KEEPING = frozenset({"text_retained", "tag_retained"})
+
+
+def _checked(group: list[Check], failed: Collection[str]) -> dict[str, list[str]]:
+    """place -> values a key check there already counts (a sweep hit of one of them is no news):
+    those of the checks that failed (the leak is a failed row already) and of those that keep
+    a value. A check that passed does not cover the sweep: it compares the value as the key
+    wrote it, and the sweep may have found it spelled otherwise (a study date ``20141122`` in a
+    folder whose check looks for ``11-22-2014``; ``DOB 1939-03-04`` where the check looks for
+    ``03/04/1939``; ``ANON-MRN38851048`` as a PatientID judged consistent)."""
     checked: dict[str, list[str]] = {}
     for c in group:
+        if c.id not in failed and c.action not in _KEEPING:
+            continue
         where = concrete_key(c.path) if c.path else "file name"
         exp = c.expected
         values = [str(v) for v in exp.get("removed", [])] + [str(exp.get("value", ""))]

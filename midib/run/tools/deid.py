@@ -5,8 +5,10 @@ contains:UID``), so its output is not valid DICOM any more; midib runs it that w
 because that is what a user gets. ``--set recipe=midib`` uses the recipe shipped in
 ``midib/data/deid/deid.midib`` (stable UID replacement, date shift, names blanked, private
 elements removed) and ``--set recipe=PATH`` any recipe file. deid writes every output file
-flat under one folder by its base name, so the adapter calls it once per input folder to keep
-the input's layout (and avoid two ``IM0001`` files overwriting each other).
+flat under one folder by its base name, so the adapter calls it once per input folder, each
+into its own output folder (two ``IM0001`` files would overwrite each other). Those folders are
+named ``series-0001``... (input folders in sorted order), not after the input's: the input's
+names hold the patient's name, MRN and dates, which deid never wrote and must not be blamed for.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ class DeidAdapter(PythonPackageAdapter):
         by_folder: dict[Path, list[str]] = defaultdict(list)
         for f in sorted(p for p in input_dir.rglob("*") if p.is_file()):
             by_folder[f.parent.relative_to(input_dir)].append(str(f))
-        for rel, files in by_folder.items():
-            target = output_dir / rel
+        for i, (_, files) in enumerate(sorted(by_folder.items()), 1):
+            target = output_dir / f"series-{i:04d}"
             target.mkdir(parents=True, exist_ok=True)
             replace_identifiers(dicom_files=files, deid=recipe, save=True, overwrite=True,
                                 output_folder=str(target), remove_private=remove_private)

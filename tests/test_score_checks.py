@@ -125,6 +125,22 @@ def test_date_interval_uses_reference_instance() -> None:
     assert "interval changed" in evaluate(c, bad).reason
 
 
+def test_date_interval_says_whether_a_date_is_empty_or_invalid() -> None:
+    """An emptied date (Orthanc's Z) is missing, not "not a valid date"; a broken one is shown."""
+    ref = OutputRecord(file="b.dcm", elements={"(0008,0020)": [Element("(0008,0020)", "DA", ("20031001",))]})
+    c = check("date_interval", {"value": "20040201", "reference": "20040101",
+                                "reference_path": "(0008,0020)", "reference_instance": "9.9"},
+              path="(0008,0020)")
+    reasons = {v: evaluate(c, Observed([Element("(0008,0020)", "DA", (v,))], OutputRecord(file="a.dcm"),
+                                       lookup={"9.9": ref}.get)).reason for v in ("", "  ", "2003-13-45")}
+    assert reasons[""] == reasons["  "] == "date missing or empty"
+    assert reasons["2003-13-45"] == "date not a valid date: '2003-13-45'"
+    gone = OutputRecord(file="b.dcm", elements={"(0008,0020)": [Element("(0008,0020)", "DA", ("",))]})
+    v = evaluate(c, Observed([Element("(0008,0020)", "DA", ("20031101",))], OutputRecord(file="a.dcm"),
+                             lookup={"9.9": gone}.get))
+    assert not v.passed and v.reason == "reference date missing or empty"
+
+
 def test_pixel_checks_never_pass_without_a_computed_verdict() -> None:
     c = check("pixels_hidden", {"text": "DOE", "box": [0, 0, 5, 5], "frame": 0})
     assert not evaluate(c, seen("OW")).passed

@@ -215,6 +215,27 @@ def test_hostile_entries_are_listed_and_the_rest_scored(mini_bench: Path, sub: P
     assert (key.reason != "no output matched").any()      # the other two outputs were scored
 
 
+def test_a_link_to_an_original_input_is_a_failed_row_and_its_target_is_swept(
+        mini_bench: Path, sub: Path, tmp_path: Path) -> None:
+    """Never followed (read, it would score another file as this run's), but ``zip`` or
+    ``cp -L`` would ship the original: one failed row naming the link, and the sweep reads
+    the target's path (the input's patient folder spells the patient's name)."""
+    original = sorted((mini_bench / "input").rglob("*.dcm"))[0]
+    (sub / "preview.dcm").symlink_to(original)
+    out = tmp_path / "score"
+    assert main(["score", str(mini_bench), str(sub), "--out", str(out), *FAST]) == 0
+    rows = pd.read_parquet(out / "results.parquet")
+    link = rows[rows.action == "no_link_out"]
+    assert len(link) == 1 and not link.passed.any() and link.output_file.iloc[0] == "preview.dcm"
+    assert link.observed.iloc[0] == str(original)
+    swept = rows[(rows.source == "sweep") & rows.output_file.str.startswith("preview.dcm -> ")]
+    patient = original.relative_to(mini_bench / "input").parts[0]
+    assert len(swept) and not swept.passed.any(), patient
+    (sub / "preview.dcm").unlink()
+    assert main(["score", str(mini_bench), str(sub), "--out", str(tmp_path / "clean"), *FAST]) == 0
+    assert not (pd.read_parquet(tmp_path / "clean" / "results.parquet").action == "no_link_out").any()
+
+
 def test_a_mapping_field_over_the_csv_limit_is_one_line(mini_bench: Path, sub: Path, tmp_path: Path,
                                                          capsys) -> None:
     mapping = tmp_path / "uid.csv"

@@ -8,6 +8,7 @@ so they see that instance's checks without the whole key in memory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,30 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
                          (f" (as {needle.text!r})" if needle.text != needle.whole else ""), text[:200]),
             like=like, output_file=rec.file, path="" if where == "file name" else where,
             category="hipaa", hipaa_class=needle.phi_class, expected={"value": needle.whole}))
+    return rows
+
+
+def link_rows(root: Path, rejected: list[dict[str, str]], sweeper: Sweeper) -> list[dict[str, Any]]:
+    """A failed row per symbolic link of the submission that leads out of it, and the sweep of
+    where it leads. midib never follows it (another run's output must not score as this one's),
+    but ``cp -L``, ``zip`` or an upload that follows links ships the file it names: a link to an
+    original input hands over the patient's whole record, and its target's path may spell the
+    patient's name or MRN."""
+    rows: list[dict[str, Any]] = []
+    for r in rejected:
+        if not r["reason"].startswith("symbolic link to outside"):
+            continue
+        try:
+            target = os.readlink(root / r["file"])
+        except OSError:
+            target = ""
+        rows.append(rule_row("matching", f"matching/link/{r['file']}", "no_link_out",
+                             Verdict.fail("a symbolic link out of the submission: copying or archiving "
+                                          "it with its links followed ships the file it names",
+                                          target[:200]),
+                             output_file=r["file"], category="hipaa"))
+        if target:
+            rows += sweep_rows(OutputRecord(file=f"{r['file']} -> {target}"), None, sweeper, {})
     return rows
 
 

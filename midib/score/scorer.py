@@ -36,7 +36,7 @@ from midib.score.inputs import (LedgerFacts, RunFolder, ledger_facts, load_check
 from midib.score.matching import FEATURE_PATHS, Matcher, MatchResult, SourceReader
 from midib.score.observation import OutputRecord, generic_key
 from midib.score.records import RecordSpill, RecordStore
-from midib.score.rules import InstanceRules, conformance_rows, sweep_rows
+from midib.score.rules import InstanceRules, conformance_rows, link_rows, sweep_rows
 from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
 from midib.score.uids import PATIENT_ID, PRIMARY, derive_maps, reverse_map
@@ -313,6 +313,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     if match.rejected_outputs:  # never read (links, devices, too deep), but a name can leak
         sink.extend([row for r in match.rejected_outputs
                      for row in sweep_rows(OutputRecord(file=r["file"]), None, sweeper, {})])
+        sink.extend(link_rows(run.output_root, match.rejected_outputs, sweeper))
     sink.extend(ctx.final_rows(facts.first_of_patient))
     clock.lap("rules")
     conformance = conformance_rows(match, sources, run.output_root, facts.first,

@@ -60,12 +60,18 @@ def date_interval(check: Check, observed: Observed) -> Verdict:
     if ref_record is None:
         return Verdict.fail("the reference date's instance has no matched output")
     reference = ref_record.at(generic_key(exp["reference_path"]))
-    if not observed.values or not reference or not reference[0].values:
-        return Verdict.fail("date or its reference date missing", observed.shown())
-    mine = _shift(str(exp.get("value", "")), observed.values[0])
-    theirs = _shift(str(exp.get("reference", "")), reference[0].values[0])
+    mine_text = observed.values[0].strip() if observed.values else ""
+    theirs_text = reference[0].values[0].strip() if reference and reference[0].values else ""
+    if not mine_text or not theirs_text:   # removed or emptied (an empty DA is no invalid date)
+        which = "date and its reference date" if not (mine_text or theirs_text) else \
+            "date" if not mine_text else "reference date"
+        return Verdict.fail(f"{which} missing or empty", observed.shown())
+    mine = _shift(str(exp.get("value", "")), mine_text)
+    theirs = _shift(str(exp.get("reference", "")), theirs_text)
     if mine is None or theirs is None:
-        return Verdict.fail("date or its reference date not a valid date", observed.shown())
+        which = "date" if mine is None else "reference date"
+        return Verdict.fail(f"{which} not a valid date: "
+                            f"{mine_text if mine is None else theirs_text!r}", observed.shown())
     if mine != theirs:
         return Verdict.fail(f"interval changed: shifted by {mine.days} days, reference by "
                             f"{theirs.days} days", observed.shown())

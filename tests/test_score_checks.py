@@ -144,3 +144,22 @@ def test_date_interval_says_whether_a_date_is_empty_or_invalid() -> None:
 def test_pixel_checks_never_pass_without_a_computed_verdict() -> None:
     c = check("pixels_hidden", {"text": "DOE", "box": [0, 0, 5, 5], "frame": 0})
     assert not evaluate(c, seen("OW")).passed
+
+
+def test_a_uid_gone_with_a_sequence_the_profile_lets_go_passes() -> None:
+    """Source Image Sequence is X/Z/U* in PS3.15 E.1-1: a SEG without it lost its references
+    as the profile allows. The instance's own UID (U) removed still fails, and so does a
+    reference kept unchanged; the memo (paths are not in its key) never mixes the two."""
+    from midib.score.checks import memo_key
+    old = "1.2.826.0.1.9.1"
+    maps = IdMaps(uid={old: ("2.25.1",)}, primary={old: ("2.25.1",)})
+    source_image = "(0008,2112)[0](0008,1155)"
+    for action in ("uid_changed", "uid_consistent", "uid_reference"):
+        gone = evaluate(check(action, {"value": old}, path=source_image), Observed([], OutputRecord(file="a"), maps))
+        assert gone.passed and "Source Image Sequence" in gone.observed, (action, gone)
+        own = evaluate(check(action, {"value": old}, path="(0008,0018)"), Observed([], OutputRecord(file="a"), maps))
+        assert not own.passed, action
+    kept = Observed([Element(source_image, "UI", (old,))], OutputRecord(file="a"), maps)
+    assert not evaluate(check("uid_changed", {"value": old}, path=source_image), kept).passed
+    assert memo_key(check("uid_changed", {"value": old}, path=source_image), Observed([])) is None
+    assert memo_key(check("uid_changed", {"value": old}, path="(0008,0018)"), Observed([])) is not None

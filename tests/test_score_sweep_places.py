@@ -52,6 +52,16 @@ def test_identifier_digits_without_their_prefix_are_found() -> None:
     assert found("1.2.840.388510487.7", "UI") == set()    # digits inside a component: the UID's own
 
 
+def test_identifier_digits_inside_a_token_padded_or_as_a_number_are_found() -> None:
+    """A tool that swaps the prefix, glues a suffix or pads the number still publishes it."""
+    for written in ("ID38851048", "ANON38851048", "MRN38851048X", "0038851048", "pt id0038851048"):
+        assert found(written) == {MRN}, written
+    assert found("38851048", "IS") == {MRN} and found(" +0038851048", "IS") == {MRN}
+    assert found("ID388510489") == set() and found("X1388510480") == set()   # other numbers
+    assert found("3885104", "IS") == set() and found("38851.048", "DS") == set()
+    assert found("1234567", "IS") == set()
+
+
 def test_binary_strings_are_the_printable_runs() -> None:
     assert binary_strings(b"\x00\x01ARELLANO^EMILY\x00\x02ab\x03MRN38851048") == (
         "ARELLANO^EMILY", "MRN38851048")

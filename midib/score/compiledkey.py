@@ -143,7 +143,7 @@ def _derive(columns: dict[str, list]) -> None:
     keys = [path_keys(p) if p else (None, None) for p in paths]
     columns["generic"] = [k[0] for k in keys]
     columns["concrete"] = [k[1] for k in keys]
-    columns["prefix"] = [expectation_key(a, h, e) if p else None   # never memoised without a path
+    columns["prefix"] = [expectation_key(a, h, e, p) if p else None   # never memoised without a path
                          for a, h, e, p in zip(columns["action"], columns["hipaa_class"],
                                                columns["expected"], paths)]
 

@@ -14,7 +14,9 @@ in output file and folder names. To stay useful it must not cry wolf:
   components of the same name stand side by side (``arellano emily``, ``john doe``): a lower-cased
   full name is still the name, and two adjacent parts do not occur in prose by chance;
 * identifiers made of a letter prefix and a long digit run (``MRN38851048``, ``A12345678``)
-  are also searched as the digits alone (``REQ-38851048``): the digits are the identifier;
+  are also searched as the digits alone (``REQ-38851048``), also as a whole digit run inside a
+  token, zero-padded or as an IS/DS number (``ID38851048``, ``0038851048``): the digits are the
+  identifier;
 * every other value (station names, IDs, serials, accession numbers, institutions, addresses)
   is searched only as a whole: all its words in a row, case and punctuation ignored, so
   ``VARIAN-TPS2`` is found in ``varian tps2`` but not in ``Varian Medical Systems``;
@@ -49,6 +51,7 @@ _RETAINING = frozenset({"text_retained", "tag_retained"})
 _DIGITS4 = re.compile(r"\d{4}")
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _UIDISH = re.compile(r"[0-9.]{8,}")
+_DIGIT_RUN = re.compile(r"\d{7,}")
 #: what a UI value holds when it is one (padding included): anything else in a UI is read as text
 _UID_TEXT = re.compile(r"[0-9.\s\x00]*")
 #: values of these VRs are numbers, times or ages: never names, IDs or UIDs
@@ -215,6 +218,9 @@ class Sweeper:
                             nid not in self.name_parts or raw[i][0].isupper() or vr == "PN"
                             or self._beside_partner(nid, ws, i, len(seq))):
                         hits.append((nid, text))
+            hits += self._ids_in_tokens(raw, {nid for nid, _ in hits}, text)
+        elif vr in ("IS", "DS") and (number := text.strip(" \x00+")).isdigit() and len(number) >= 7:
+            hits += self._ids_in_tokens([number], set(), text)   # an MRN's digits as a number
         if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
             found = {dicom_date(text)} if vr in ("DA", "DT") else dates_in(text)
             hits += [(self.dates[d], text) for d in found if d in self.dates]
@@ -229,6 +235,24 @@ class Sweeper:
                     if nid not in seen:
                         seen.add(nid)
                         hits.append((nid, labelled(how, form)))
+        return hits
+
+    def _ids_in_tokens(self, tokens: list[str], found: set[str], text: str) -> list[tuple[str, str]]:
+        """Identifiers of 7+ digits written inside a longer token or zero-padded: the digit run
+        of ``ID38851048``, ``MRN38851048X``, ``0038851048`` (``MRN38851048`` planted). A tool
+        that swaps the prefix or pads the number still publishes the identifier. Whole digit
+        runs only (a run is never searched inside a longer one), so chance matches need 7+
+        equal digits exactly bounded."""
+        hits = []
+        for tok in tokens:
+            if len(tok) < 7 or tok.isalpha():
+                continue
+            for run in _DIGIT_RUN.findall(tok):
+                for digits in {run, run.lstrip("0")}:
+                    for seq, nid in self.by_first_word.get(digits, ()):
+                        if len(seq) == 1 and nid not in found:
+                            found.add(nid)
+                            hits.append((nid, text))
         return hits
 
     def _ids_in_uid(self, text: str) -> list[tuple[str, str]]:

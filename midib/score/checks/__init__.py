@@ -144,6 +144,8 @@ def _run(fn: CheckFunction, check: Check, observed: Observed) -> Verdict:
 #: observed elements' VRs and values (not on the record, the maps, other instances or pixels)
 PURE_ACTIONS = frozenset({"text_removed", "text_retained", "tag_retained", "text_notnull",
                           "text_cleaned", "date_shifted", "uid_changed"})
+#: pure actions whose verdict on a UID inside a sequence reads the path (see expectation_key)
+_UID_IN_SEQUENCE = frozenset({"uid_changed"})
 MEMO_SIZE = 10_000  # ~4 MB at most; checks stream series by series, so a clear costs little
 _MEMO: dict[Hashable, Verdict] = {}
 
@@ -152,7 +154,7 @@ def memo_key(check: Check, observed: Observed, fn: Optional[CheckFunction] = Non
     """Everything a pure check reads, as a hashable key; None when the verdict must be computed.
 
     A file-name check (text_removed without a path) reads the record's file name: never memoised.
-    Element paths are left out on purpose: no pure check reads them. ``fn`` (the registered
+    Element paths are left out on purpose: no memoised check reads them. ``fn`` (the registered
     function) is part of the key, so re-registering an action never returns stale verdicts.
     """
     if check.path is None:
@@ -171,14 +173,17 @@ def memo_prefix(check: Check, fn: Optional[CheckFunction]) -> Optional[tuple]:
     """The part of :func:`memo_key` that depends on the check alone (function, action, HIPAA
     class, frozen expectation), or None when the action is not memoised: what the scorer's
     fused loop (:mod:`midib.score.compiledkey`) computes once per check before the elements."""
-    found = expectation_key(check.action, check.hipaa_class, check.expected)
+    found = expectation_key(check.action, check.hipaa_class, check.expected, check.path)
     return (fn,) + found if found is not None else None
 
 
-def expectation_key(action: str, hipaa_class: str, expected: Any) -> Optional[tuple]:
+def expectation_key(action: str, hipaa_class: str, expected: Any,
+                    path: Optional[str] = None) -> Optional[tuple]:
     """(action, HIPAA class, frozen expectation) of a memoised action, else None: the part of
-    :func:`memo_key` a compiled key unit can keep (functions are not pickled)."""
-    if action not in PURE_ACTIONS:
+    :func:`memo_key` a compiled key unit can keep (functions are not pickled). A UID inside a
+    sequence is not memoised: whether its absence passes depends on the enclosing sequence
+    (``uids.removable_parent``), and paths are not part of the key."""
+    if action not in PURE_ACTIONS or (path is not None and action in _UID_IN_SEQUENCE and "[" in path):
         return None
     if type(expected) is dict and len(expected) == 1 and type(expected.get("value")) is str:
         frozen: Hashable = expected["value"]

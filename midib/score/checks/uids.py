@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Optional
 
 from midib.answer_key import Check
 from midib.score.checks import Observed, register
@@ -26,13 +27,43 @@ def uid_problem(uid: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)
+def removable_parent(path: Optional[str]) -> str:
+    """The sequence enclosing ``path`` that PS3.15 Table E.1-1 lets a tool remove (X among its
+    basic-profile actions: Source Image Sequence is X/Z/U*), as ``name (action)``; '' when none
+    does. A UID in such a sequence is replaced (U) if kept, but removing the whole sequence
+    removes the reference with it, as the profile allows: no failure."""
+    if not path or "[" not in path:
+        return ""
+    from midib.keys.ps315 import row_for   # the table, read once
+    from midib.tagpath import TagPath
+    try:
+        steps = TagPath.parse(path).steps[:-1]
+    except Exception:
+        return ""
+    for step in steps:
+        row = row_for(step)
+        if row is not None and "X" in str(row.get("basic", "")).replace("*", "").split("/"):
+            return f"{row.get('name', step)} ({row['basic']})"
+    return ""
+
+
+def _removed_as_allowed(check: Check, observed: Observed) -> Optional[Verdict]:
+    """A pass when the UID is gone with a sequence the profile lets a tool remove, else None."""
+    if observed.values:
+        return None
+    parent = removable_parent(check.path)
+    return Verdict.ok(f"removed with {parent}") if parent else None
+
+
 @register("uid_changed")
 def uid_changed(check: Check, observed: Observed) -> Verdict:
-    """The UID is present, valid, and no longer the original."""
+    """The UID is present, valid, and no longer the original (or gone with a sequence the
+    profile lets a tool remove)."""
     original = str(check.expected.get("value", "")).strip()
     values = observed.values
     if not values:
-        return Verdict.fail("UID removed; it should be replaced")
+        return _removed_as_allowed(check, observed) or Verdict.fail("UID removed; it should be replaced")
     for v in values:
         if problem := uid_problem(v):
             return Verdict.fail(problem, observed.shown())
@@ -81,6 +112,8 @@ def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], w
 @register("uid_consistent")
 def uid_consistent(check: Check, observed: Observed) -> Verdict:
     """The new UID equals the one the original was mapped to everywhere else."""
+    if (allowed := _removed_as_allowed(check, observed)) is not None:
+        return allowed
     return _consistent(str(check.expected.get("value", "")).strip(), observed.values,
                        observed.maps.uid, "UID", observed.shown())
 
@@ -97,7 +130,7 @@ def uid_reference(check: Check, observed: Observed) -> Verdict:
     """A reference (SEG/RTSTRUCT/SR/ReferencedImageSequence) names the referenced object's new UID."""
     original = str(check.expected.get("value", "")).strip()
     if not observed.values:
-        return Verdict.fail("reference removed")
+        return _removed_as_allowed(check, observed) or Verdict.fail("reference removed")
     news = observed.maps.primary.get(original) or observed.maps.uid.get(original)
     if not news:
         return Verdict.fail(f"referenced object {original} not found in the output", observed.shown())

@@ -41,6 +41,23 @@ def test_lower_case_full_name_is_found_but_a_lone_common_word_is_not() -> None:
     assert found("key daniel") == {"KEY^DANIEL"}          # two adjacent parts: the name
 
 
+def test_two_letter_name_parts_are_found_beside_another_part_only() -> None:
+    """LI^NA and WU^JONATHAN: a two-letter part counts beside a part of the same name (any
+    case), never alone (``NA`` is "not applicable"), nor beside another short part where the
+    name has a long one (``de la`` is prose; ``la cruz`` is DE LA CRUZ^JOSE)."""
+    sweeper = build_sweeper([entry("patient_name", "LI^NA", "PN", "names"),
+                             entry("physician_name", "WU^JONATHAN", "PN", "names"),
+                             entry("operator_name", "DE LA CRUZ^JOSE", "PN", "names")], [])
+
+    def hits(text: str) -> set[str]:
+        return {sweeper.needle(n).whole for n, _ in sweeper(text, "LT", "(0020,4000)")}
+    assert hits("Pt LI NA, 54F") == {"LI^NA"} and hits("pt li na") == {"LI^NA"}
+    assert hits("seen by dr wu jonathan") == {"WU^JONATHAN"}
+    assert hits("NA") == set() and hits("LI 2 NA 3") == set() and hits("Dr WU") == set()
+    assert hits("Hospital de la Santa Maria") == set()
+    assert "DE LA CRUZ^JOSE" in hits("signed la cruz")
+
+
 def test_identifier_digits_without_their_prefix_are_found() -> None:
     assert id_digits(MRN) == "38851048"
     assert id_digits("A12345678") == "12345678"

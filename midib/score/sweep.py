@@ -147,6 +147,7 @@ class Sweeper:
     uids: UidNeedles = field(default_factory=UidNeedles)     # planted UIDs, packed once frozen
     name_parts: set[str] = field(default_factory=set)      # needles that are name components
     partners: dict[str, set[str]] = field(default_factory=dict)  # name part -> other parts' words
+    short_parts: set[str] = field(default_factory=set)     # two-letter parts: only beside a partner
     kept_ids: LedgerIds = field(default_factory=LedgerIds)  # only while indexing
     kept_values: set[str] = field(default_factory=set)
     memo: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
@@ -215,6 +216,7 @@ class Sweeper:
             for i, w in enumerate(ws):
                 for seq, nid in self.by_first_word.get(w, ()):
                     if tuple(ws[i:i + len(seq)]) == seq and (
+                            self._beside_partner(nid, ws, i, len(seq)) if nid in self.short_parts else
                             nid not in self.name_parts or raw[i][0].isupper() or vr == "PN"
                             or self._beside_partner(nid, ws, i, len(seq))):
                         hits.append((nid, text))
@@ -334,12 +336,33 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
             others = {w for c in comps if c != comp for w in words(c)}
             if others:
                 sweeper.partners.setdefault("w:" + comp, set()).update(others)
+        _index_short_parts(sweeper, e, value, comps)
         return
     for part in value.split("\\"):
         if _searchable(part):
             sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
             if (digits := id_digits(part)) is not None:
                 sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)
+
+
+def _index_short_parts(sweeper: Sweeper, e: LedgerEntry, value: str, long: list[str]) -> None:
+    """Two-letter name parts (``LI^NA``, ``WU``, ``NG``, ``LE``), found only beside another part
+    of the same name, in any case: alone they are prose (``NA``, ``LI``, ``DO``). Beside a part
+    of three letters or more where the name has one (``DE LA CRUZ``: ``de la`` is French and
+    Spanish prose, ``la cruz`` is the name), beside each other where it has none."""
+    short = [c for c in name_components(value, 2) if len(c) == 2 and c.isalpha()]
+    if not short:
+        return
+    long_words = {w for c in long for w in words(c)}
+    for comp in short:
+        partners = long_words or {w for c in short if c != comp for w in words(c)}
+        if not partners:
+            continue   # a lone two-letter name: nothing tells it from prose
+        sweeper.add_words(comp, e.kind, e.patient_id, e.phi_class, value)
+        key = "w:" + " ".join(words(comp))
+        sweeper.name_parts.add(key)
+        sweeper.short_parts.add(key)
+        sweeper.partners.setdefault(key, set()).update(partners)
 
 
 _PREFIXED_ID = re.compile(r"[A-Za-z]{1,6}[-_ #:]?(\d{6,})")

@@ -397,29 +397,43 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
         found_parts.setdefault((needle.whole, where), set()).add(needle.text.lower())
         kept.append((nid, where, text, needle))
     out = []
+    places = _Places(found_parts)
     for nid, where, text, needle in kept:
         key = (needle.whole, where)
         if key in seen or (nid in sweeper.name_parts and not _identifies(needle, found_parts[key], text)):
             continue
-        if nid in sweeper.name_parts and _within_other_name(needle, where, found_parts):
+        if nid in sweeper.name_parts and places.within_other_name(needle, where):
             continue
         seen.add(key)  # one row per value and place (not per name part)
         out.append((nid, where, text))
     return out
 
 
-def _within_other_name(needle: Needle, where: str, found: dict[tuple[str, str], set[str]]) -> bool:
-    """True when this name part's own value (``PARK``, planted alone somewhere) is only part of
-    another name found at the same place by two or more parts (``PARK^SCOTT``): a needle's text
-    belongs to the first value planted with it, so one name found once made two rows."""
-    mine = set(name_components(needle.whole, 1))
-    here = set().union(*(parts for (_, w), parts in found.items() if w == where))
-    for whole, w in found:
-        if w == where and whole != needle.whole:
-            theirs = set(name_components(whole, 1))
-            if mine < theirs and len(here & theirs) >= 2:
-                return True
-    return False
+class _Places:
+    """The names found at each place, by two or more parts or one: what
+    :meth:`within_other_name` compares, gathered once per output (it was rebuilt per hit, which
+    made an output that kept every name quadratic in its hits)."""
+
+    def __init__(self, found: dict[tuple[str, str], set[str]]) -> None:
+        self.parts: dict[str, set[str]] = {}
+        self.wholes: dict[str, list[str]] = {}
+        for (whole, where), parts in found.items():
+            self.parts.setdefault(where, set()).update(parts)
+            self.wholes.setdefault(where, []).append(whole)
+
+    def within_other_name(self, needle: Needle, where: str) -> bool:
+        """True when this name part's own value (``PARK``, planted alone somewhere) is only
+        part of another name found at the same place by two or more parts (``PARK^SCOTT``): a
+        needle's text belongs to the first value planted with it, so one name found once made
+        two rows."""
+        mine = set(name_components(needle.whole, 1))
+        here = self.parts.get(where, set())
+        for whole in self.wholes.get(where, ()):
+            if whole != needle.whole:
+                theirs = set(name_components(whole, 1))
+                if mine < theirs and len(here & theirs) >= 2:
+                    return True
+        return False
 
 
 _DIGITS7 = re.compile(r"\d{7}")

@@ -16,6 +16,7 @@ import gzip
 import io
 import lzma
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -83,6 +84,9 @@ _PACKERS: dict[str, Callable[[bytes, str], bytes]] = {
     "gzip": lambda data, name: gzip.compress(data),
     "bzip2": lambda data, name: bz2.compress(data),
     "xz": lambda data, name: lzma.compress(data),
+    "lzma (legacy .lzma)": lambda data, name: lzma.compress(data, format=lzma.FORMAT_ALONE),
+    "zlib (bare stream)": lambda data, name: zlib.compress(data),
+    "zlib, best compression": lambda data, name: zlib.compress(data, 9),
     "zip": lambda data, name: _zip({name: data}),
     "tar.gz": lambda data, name: gzip.compress(_tar({name: data})),
     "zip in gzip": lambda data, name: gzip.compress(_zip({name: data})),
@@ -147,6 +151,18 @@ def test_damaged_archives_yield_what_they_hold_and_never_raise() -> None:
     assert list(archives.inflated(b"plain text DOE^JOHN")) == []                     # not compressed
     twice = gzip.compress(b"first JOHN ") + gzip.compress(b"second DOE")            # cat a.gz b.gz
     assert b"".join(archives.inflated(twice)) == b"first JOHN second DOE"
+    assert list(archives.inflated(b"\x78\x9c" + b"\xff" * 100)) == []              # zlib header only
+    assert list(archives.inflated(b"\x5d\x00\x00\x80\x00" + b"\xff" * 100)) == []  # lzma header only
+
+
+def test_a_bare_zlib_stream_in_a_private_value_is_inflated(bench: Path, tmp_path: Path) -> None:
+    """``zlib.compress`` has no magic, only a checksummed two-byte header: a private OB a tool
+    filled with a deflated name is read as the name."""
+    def packed(ds: Dataset) -> None:
+        ds.private_block(0x0011, "PACKED", create=True).add_new(0x01, "OB", zlib.compress(b"DOE^JOHN MRN123456"))
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(packed)))[0])
+    mine = found[found.path.str.startswith('(0011,"PACKED"')]
+    assert mine.reason.str.contains("DOE").any() and mine.reason.str.contains("MRN123456").any()
 
 
 def test_text_in_utf16_and_disguised_letters_read_plainly() -> None:

@@ -4,7 +4,8 @@ A tool, or the script that packs a submission, can leave ``study.tar.gz``, ``ori
 ``dump.xz`` beside the de-identified files. The byte sweep reads a file's printable runs, and a
 stored tar or zip shows its members as they are; a deflated one shows only noise, so the
 original names, IDs and dates inside would pass as clean. Here such a file is inflated with the
-standard library's decompressors (gzip, bzip2, xz, zip members, and one archive inside another)
+standard library's decompressors (gzip, bzip2, xz, legacy .lzma, a bare zlib stream, zip members,
+and one archive inside another)
 so that the sweep reads what a recipient would read after one ``unzip``.
 
 A PDF (an encapsulated report in EncapsulatedDocument, or a file beside the outputs) keeps its
@@ -40,8 +41,26 @@ _GZIP, _BZIP2, _XZ, _ZIP = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04"
 
 
 def compressed(data: bytes) -> bool:
-    """True when ``data`` starts like a gzip, bzip2, xz or zip file."""
-    return data.startswith((_GZIP, _BZIP2, _XZ, _ZIP))
+    """True when ``data`` starts like a gzip, bzip2, xz, legacy lzma or zip file, or a bare zlib
+    stream (``zlib.compress`` of an input copy, ``orig.z``: no magic of its own, only a
+    two-byte header whose checksum a random start meets once in ~500)."""
+    return data.startswith((_GZIP, _BZIP2, _XZ, _ZIP)) or _zlib_header(data) or _lzma_alone(data)
+
+
+def _zlib_header(data: bytes) -> bool:
+    """RFC 1950: deflate (CM 8) with a window of at most 32 KiB, no preset dictionary, and the
+    header's check bits right."""
+    return (len(data) >= 6 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and not data[1] & 0x20
+            and ((data[0] << 8) | data[1]) % 31 == 0)
+
+
+def _lzma_alone(data: bytes) -> bool:
+    """The legacy ``.lzma`` header (xz-utils' ``--format=lzma``, Python's FORMAT_ALONE): the
+    default properties byte, a dictionary of 4 KiB..1.5 GiB, a known or unknown (all 0xFF) size."""
+    if len(data) < 13 or data[0] != 0x5D:
+        return False
+    dictionary, size = int.from_bytes(data[1:5], "little"), data[5:13]
+    return 1 << 12 <= dictionary <= 3 << 29 and (size == b"\xff" * 8 or int.from_bytes(size, "little") < 1 << 40)
 
 
 def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0) -> Iterator[bytes]:
@@ -60,15 +79,19 @@ def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0) -> Iterator[b
 
 
 def _stream(data: bytes, left: list[int]) -> Iterator[bytes]:
-    """A gzip, bzip2 or xz stream inflated in steps (a bomb stops at the budget); concatenated
+    """A gzip, bzip2, xz, lzma or zlib stream inflated in steps (a bomb stops at the budget); concatenated
     streams (``cat a.gz b.gz``) are each inflated in turn."""
     make: Callable[[], Any]
     if data.startswith(_GZIP):
         make = lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)  # noqa: E731
     elif data.startswith(_BZIP2):
         make = bz2.BZ2Decompressor
-    else:
+    elif data.startswith(_XZ):
         make = lzma.LZMADecompressor
+    elif _lzma_alone(data):
+        make = lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)  # noqa: E731
+    else:
+        make = zlib.decompressobj
     out, rest = bytearray(), data
     while rest and left[0] > 0:
         inflater, pending = make(), rest

@@ -149,3 +149,17 @@ def test_random_bytes_do_not_fold_into_words() -> None:
     noise = random.Random(4).randbytes(1 << 16)             # 64 KiB of encrypted-looking bytes
     from midib.score.observation import _TEXT_RUN
     assert len(binary_strings(noise)) < len(_TEXT_RUN.findall(noise)) / 5   # most random runs dropped
+
+
+def test_a_date_written_with_dots_alone_in_a_value_is_a_date_not_a_uid() -> None:
+    """``04.03.1939`` is digits and dots, so it was looked up as a UID, missed, and never read as
+    a date: a birth date alone in a private LO scored 100 %. A real UID with a date-like run is
+    still not searched for dates."""
+    sweeper = build_sweeper([entry("patient_birth_date", "19390304", "DA", "dates")], [])
+
+    def hits(text: str, vr: str = "LO") -> set[str]:
+        return {sweeper.needle(n).whole for n, _ in sweeper(text, vr, '(0099,"PROBE",10)')}
+    assert hits("04.03.1939") == hits("03.04.1939") == hits("1939.03.04") == {"19390304"}
+    assert hits("04.03.1939", "UI") == {"19390304"}
+    assert hits("1.2.840.19390304.1") == set() and hits("1.2.1939.3.4") == set()
+    assert hits("05.03.1939") == set()

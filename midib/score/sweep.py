@@ -207,7 +207,9 @@ class Sweeper:
         hits: list[tuple[str, str]] = []
         if (vr == "UI" and _UID_TEXT.fullmatch(text)) or (_UIDISH.fullmatch(text) and "." in text):
             nid = self.uids.get(text.strip(" \x00"))
-            return [(nid, text)] if nid else self._ids_in_uid(text)
+            if nid or not _DOTTED_DATE.fullmatch(text.strip(" \x00")):
+                return [(nid, text)] if nid else self._ids_in_uid(text)
+            # 04.03.1939 or 1939.03.04 alone: a date written with dots, not a UID
         if vr == "UI":  # not a UID (a name or a date in a private UI): read as unknown text
             vr = "UN"
         if vr not in _NUMERIC_VRS:
@@ -437,6 +439,8 @@ class _Places:
 
 
 _DIGITS7 = re.compile(r"\d{7}")
+#: a whole value that is a dotted date (three parts, the year first or last), not a UID
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)\d\d|(?:19|20)\d\d\.\d{1,2}\.\d{1,2}")
 
 
 def _unmistakable(nid: str, needle: Needle) -> bool:

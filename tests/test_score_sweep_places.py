@@ -163,3 +163,11 @@ def test_a_date_written_with_dots_alone_in_a_value_is_a_date_not_a_uid() -> None
     assert hits("04.03.1939", "UI") == {"19390304"}
     assert hits("1.2.840.19390304.1") == set() and hits("1.2.1939.3.4") == set()
     assert hits("05.03.1939") == set()
+
+
+def test_a_phone_number_written_with_dots_is_read_as_text() -> None:
+    """``400.082.3654`` is digits and dots too, but no UID has a part led by a zero."""
+    sweeper = build_sweeper([entry("patient_telephone", "(400) 082-3654", "SH", "phone")], [])
+    found = {sweeper.needle(n).whole for n, _ in sweeper("400.082.3654", "LO", "(0099,0010)")}
+    assert found == {"(400) 082-3654"}
+    assert not sweeper("400.82.3654", "LO", "(0099,0010)")   # another number

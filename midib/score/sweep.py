@@ -207,9 +207,11 @@ class Sweeper:
         hits: list[tuple[str, str]] = []
         if (vr == "UI" and _UID_TEXT.fullmatch(text)) or (_UIDISH.fullmatch(text) and "." in text):
             nid = self.uids.get(text.strip(" \x00"))
-            if nid or not _DOTTED_DATE.fullmatch(text.strip(" \x00")):
+            bare = text.strip(" \x00")
+            if nid or not (_DOTTED_DATE.fullmatch(bare) or _ZERO_LED.search(bare)):
                 return [(nid, text)] if nid else self._ids_in_uid(text)
-            # 04.03.1939 or 1939.03.04 alone: a date written with dots, not a UID
+            # 04.03.1939, 1939.03.04, 400.082.3654 alone: a date or a phone number written with
+            # dots (a UID has no part led by a zero), read as text
         if vr == "UI":  # not a UID (a name or a date in a private UI): read as unknown text
             vr = "UN"
         if vr not in _NUMERIC_VRS:
@@ -439,6 +441,8 @@ class _Places:
 
 
 _DIGITS7 = re.compile(r"\d{7}")
+#: a part of a dotted number led by a zero: no UID has one (PS3.5 9.1)
+_ZERO_LED = re.compile(r"(?:^|\.)0\d")
 #: a whole value that is a dotted date (three parts, the year first or last), not a UID
 _DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)\d\d|(?:19|20)\d\d\.\d{1,2}\.\d{1,2}")
 

@@ -284,12 +284,24 @@ def test_a_score_folder_that_would_hide_outputs_is_refused(mini_bench: Path, sub
     refused(capsys, main(["score", str(mini_bench), str(sub), "--out", str(sub), *FAST]),
             "holds the outputs being scored")
     refused(capsys, main(["score", str(mini_bench), str(sub), "--out", str(patient), *FAST]),
-            "inside the submission and holds")
+            "is not their score folder")
     assert tree(tmp_path) == before
     (sub / "score").mkdir()
     shutil.copy2(sorted(patient.rglob("*.dcm"))[0], sub / "score" / "x.dcm")
     before = tree(tmp_path)
     refused(capsys, main(["score", str(mini_bench), str(sub), *FAST]), "'x.dcm'", "pass --out outside")
+    assert tree(tmp_path) == before
+
+
+def test_a_score_folder_elsewhere_in_the_outputs_is_refused(mini_bench: Path, sub: Path, tmp_path: Path,
+                                                            capsys) -> None:
+    """Only ROOT/score is known for an earlier score by the next one; results written to any
+    other folder of the submission were read back as outputs, every planted value they quote
+    a leak (an oracle scored 100 %, then 96.20 %)."""
+    before = tree(tmp_path)
+    for where in (sub / "mysc", sub / "deep" / "score"):
+        refused(capsys, main(["score", str(mini_bench), str(sub), "--out", str(where), *FAST]),
+                "is not their score folder", "pass --out outside")
     assert tree(tmp_path) == before
 
 

@@ -229,3 +229,24 @@ def test_a_header_claiming_a_huge_matrix_is_refused_before_decoding(ct: Dataset,
     with pytest.raises(ValueError, match="over the 1 GiB"):
         next(pixels.frames(bomb))
     assert decoded == []
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_pixels_of_a_dataset_written_without_file_meta_decode(tmp_path, implicit: bool) -> None:
+    """A tool that writes bare datasets (no preamble, no (0002,0010)) keeps valid pixels; pydicom
+    refuses to decode them without a transfer syntax, and every pixel check of such an output
+    failed as undecodable."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from midib.score.pixels import frame, frames
+    original = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    bare = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    del bare.file_meta
+    bare.preamble = None
+    path = tmp_path / "bare.dcm"
+    bare.save_as(path, implicit_vr=implicit, little_endian=True, enforce_file_format=False)
+    assert path.read_bytes()[128:132] != b"DICM"
+    again = pydicom.dcmread(path, force=True)
+    assert np.array_equal(frame(again, 0), original.pixel_array)
+    assert np.array_equal(next(frames(pydicom.dcmread(path, force=True))), original.pixel_array)
+    assert path.read_bytes()[128:132] != b"DICM"     # the file itself is never written

@@ -139,6 +139,11 @@ def check_score_folder(out_dir: Path, bench: "Benchmark", run: "RunFolder") -> N
     if where == root or where in root.parents:
         raise MidibError(f"score folder {out_dir} holds the outputs being scored "
                          f"({run.output_root}): pass --out outside them")
+    if root in where.parents and (where.parent != root or where.name != "score"):
+        raise MidibError(f"score folder {out_dir} is inside the outputs being scored "
+                         f"({run.output_root}) but is not their score folder {root / 'score'}: "
+                         "a later score would read its results as outputs (every planted value "
+                         "a leak); pass --out outside the submission")
     if root not in where.parents or not where.is_dir():
         return
     try:

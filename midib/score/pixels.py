@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import iter_pixels, pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from midib.score.verdict import Verdict
 
@@ -73,6 +74,25 @@ def check_frame_size(ds: Dataset) -> None:
                          f"is over the {MAX_FRAME_BYTES // 2**30} GiB the scorer decodes")
 
 
+def with_syntax(ds: Dataset) -> None:
+    """Give a dataset read without a file meta header (a bare dataset, as some tools write:
+    valid DICOM on the wire, and pydicom reads it) the transfer syntax it was read in, so that
+    its native pixels decode: pydicom's decoders refuse a dataset without (0002,0010), and
+    every pixel check of such an output failed as undecodable. Only the dataset in memory."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if implicit is None:
+        return
+    syntax = (ImplicitVRLittleEndian if implicit else
+              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    if meta is None:
+        from pydicom.dataset import FileMetaDataset
+        ds.file_meta = meta = FileMetaDataset()
+    meta.TransferSyntaxUID = syntax
+
+
 def frame(ds: Dataset, index: int) -> np.ndarray:
     """Decoded frame ``index`` (RGB as HxWx3); raises ValueError with the reason if impossible.
 
@@ -85,6 +105,7 @@ def frame(ds: Dataset, index: int) -> np.ndarray:
     if not 0 <= index < count:
         raise ValueError(f"frame {index} out of range (the object has {count} frame(s))")
     check_frame_size(ds)
+    with_syntax(ds)
     try:
         return pixel_array(ds, index=index if count > 1 else None)
     except Exception as exc:  # decoders raise many types; callers need one with a reason
@@ -96,6 +117,7 @@ def frames(ds: Dataset) -> Iterator[np.ndarray]:
     if "PixelData" not in ds:
         raise ValueError("no pixel data")
     check_frame_size(ds)
+    with_syntax(ds)
     count, index = frame_count(ds), 0
     try:
         for arr in iter_pixels(ds):

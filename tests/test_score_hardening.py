@@ -293,6 +293,15 @@ def test_a_score_folder_that_would_hide_outputs_is_refused(mini_bench: Path, sub
     assert tree(tmp_path) == before
 
 
+def test_the_benchmark_itself_as_the_run_is_refused(mini_bench: Path, tmp_path: Path, capsys) -> None:
+    """``midib score BENCH BENCH`` scored its inputs and counted benchmark.json and the answer
+    key as extra outputs (37.52 %, exit 0)."""
+    before = tree(mini_bench)
+    refused(capsys, main(["score", str(mini_bench), str(mini_bench), "--out", str(tmp_path / "s"), *FAST]),
+            "is the benchmark itself")
+    assert tree(mini_bench) == before and not (tmp_path / "s").exists()
+
+
 def test_a_score_folder_elsewhere_in_the_outputs_is_refused(mini_bench: Path, sub: Path, tmp_path: Path,
                                                             capsys) -> None:
     """Only ROOT/score is known for an earlier score by the next one; results written to any

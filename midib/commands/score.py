@@ -131,6 +131,9 @@ def check_score_folder(out_dir: Path, bench: "Benchmark", run: "RunFolder") -> N
     if link := _link_inside(out_dir, submission):
         raise MidibError(f"score folder {out_dir} goes through the symbolic link {link} "
                          "inside the submission: refusing to write through it")
+    if submission[0] == bench.root.resolve():
+        raise MidibError(f"run folder {run.run_dir} is the benchmark itself: score a tool's "
+                         "output folder (its inputs and answer key are no submission)")
     where = _real(out_dir, "score folder")
     if bench.holds(where):
         raise MidibError(f"score folder {out_dir} is inside the benchmark {bench.root}: "

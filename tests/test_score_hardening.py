@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import stat
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -549,3 +550,27 @@ def test_a_forged_mapping_cannot_pair_outputs_with_other_patients_sources(mini_b
                         dict(zip(rows_.check_id, rows_.output_file)))
     assert scores["forged"][:2] == scores["honest"][:2]
     assert scores["forged"][2] == scores["honest"][2]   # every check judged on the same file
+
+
+def test_a_damaged_transfer_syntax_uid_fails_that_file_and_scores_the_rest(
+        mini_bench: Path, sub: Path, tmp_path: Path, capsys) -> None:
+    """A byte over 0x7F in an output's (0002,0010) once ended the whole score in a
+    UnicodeDecodeError traceback. Now: exit 0, that file's pixel checks fail naming the syntax,
+    the other outputs are judged as before, and pydicom's value warnings stay off stderr."""
+    files = sorted(sub.rglob("*.dcm"))
+    data = bytearray(files[0].read_bytes())
+    at = data.index(b"1.2.840.10008.1.2")
+    data[at + 2] = 0xB5
+    files[0].write_bytes(bytes(data))
+    damaged, *others = (pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files)
+    out = tmp_path / "score"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["score", str(mini_bench), str(sub), "--out", str(out), *FAST]) == 0
+    assert not [str(w.message) for w in caught if "pydicom" in w.filename]
+    assert "Traceback" not in capsys.readouterr().err
+    rows = pd.read_parquet(out / "results.parquet")
+    kept = rows[(rows.action == "pixels_retained")]
+    bad, good = kept[kept.instance == damaged], kept[kept.instance.isin(others)]
+    assert len(bad) and not bad.passed.any() and bad.reason.str.contains("Transfer Syntax").all()
+    assert len(good) and good.passed.all(), good[~good.passed].reason.tolist()

@@ -186,6 +186,20 @@ def test_corrupted_bytes_never_crash_and_match_pydicom(tmp_path: Path, sample_by
     assert_same(path)
 
 
+def test_a_transfer_syntax_uid_that_is_not_ascii_falls_back_and_matches_pydicom(
+        tmp_path: Path, sample_bytes: bytes) -> None:
+    """A byte over 0x7F in (0002,0010) once raised UnicodeDecodeError out of the walker and
+    failed the whole score: the walker must hand the file to pydicom instead."""
+    at = sample_bytes.index(b"1.2.840.10008.1.2")
+    data = bytearray(sample_bytes)
+    data[at + 2] = 0xB5
+    path = tmp_path / "syntax.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(rawwalk.Fallback):
+        rawwalk.raw_observe(bytes(data), path.name, frozenset(), None)
+    assert_same(path)
+
+
 def test_non_dicom_files_keep_their_error_strings(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("nothing to see here\n" * 20)

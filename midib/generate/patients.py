@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
-from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
 
 from midib.generate.context import Device, StudyContext, UidFactory
@@ -33,6 +32,7 @@ from midib.generate.presets import Preset
 from midib.jsonl import encode_record
 from midib.keys.derive import checks_by_entry, index_ledger
 from midib.keys.profile import Profile
+from midib.validation import unvalidated
 
 #: placeholder ledger id, as long as a real one (``L0000000``); no planted value contains it
 SENTINEL = "L@@@@@@@"
@@ -89,7 +89,7 @@ class PatientMaker:
         """Generate one patient: files under ``job.partial``, truth as lines (see module doc)."""
         part = PatientPart(job.patient)
         done: list[tuple[PlantedInstance, str, str]] = []
-        with _fast_pydicom():
+        with unvalidated():   # builders write valid values; validating again was slow
             for inst in self._instances(job, part):
                 done.append((inst, *_write_part(inst, Path(job.partial), job.patient, len(done))))
         entries = [e for inst, _, _ in done for e in inst.entries]
@@ -166,23 +166,6 @@ def _write_part(inst: PlantedInstance, partial: Path, patient: int, k: int) -> t
     name = f"{patient:06d}-{k:06d}.dcm"
     (partial / name).write_bytes(data)
     return name, hashlib.sha256(data).hexdigest()
-
-
-class _fast_pydicom:
-    """Skip pydicom's per-value validation while writing datasets we built ourselves.
-
-    The builders already write valid values (tests run dciodvfy on them); validating each value
-    again on assignment and on writing was a large share of the generator's time. Restored after.
-    """
-
-    def __enter__(self) -> None:
-        s = pydicom_config.settings
-        self.saved = (s.reading_validation_mode, s.writing_validation_mode)
-        s.reading_validation_mode = s.writing_validation_mode = pydicom_config.IGNORE
-
-    def __exit__(self, *exc) -> None:
-        s = pydicom_config.settings
-        s.reading_validation_mode, s.writing_validation_mode = self.saved
 
 
 _MAKERS: dict[tuple[str, int], PatientMaker] = {}

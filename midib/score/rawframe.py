@@ -64,7 +64,10 @@ def file_meta(buf: bytes) -> tuple[int, Optional[str]]:
         if length == UNDEFINED or pos + length > n:
             raise Fallback("odd file meta length")
         if elem == 0x0010:
-            syntax = buf[pos:pos + length].decode("ascii").rstrip("\x00 ")
+            try:
+                syntax = bytes(buf[pos:pos + length]).decode("ascii").rstrip("\x00 ")
+            except UnicodeDecodeError:
+                raise Fallback("transfer syntax UID not ASCII") from None
         pos += length
     if n - pos >= 2 and _U16(buf, pos)[0] == 0:
         raise Fallback("command set")

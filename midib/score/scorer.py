@@ -41,6 +41,7 @@ from midib.score.sink import RowSink
 from midib.score.sweep import Sweeper
 from midib.score.uids import PATIENT_ID, PRIMARY, derive_maps, reverse_map
 from midib.score.workunits import SlimRecord
+from midib.validation import unvalidated
 
 
 #: observe units (64 files, ~10 KB of records each) read ahead of the parent storing them
@@ -249,7 +250,8 @@ def score_run(bench: Benchmark, run: RunFolder, opts: ScoreOptions,
     index, stream, profile = load_key(bench, opts.profile)
     spill = RecordSpill(diskmap.scratch_dir() / f"records-{uuid4().hex}.db")
     try:
-        return _scored(bench, run, opts, sink, clock, index, stream, profile, spill)
+        with unvalidated():    # invalid values are the checks' to report, not warnings'
+            return _scored(bench, run, opts, sink, clock, index, stream, profile, spill)
     finally:
         spill.remove()
 

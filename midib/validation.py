@@ -1,0 +1,30 @@
+"""pydicom's per-value validation, switched off where midib has its own judgement.
+
+pydicom checks every value against its VR as it is read and written, and warns (or raises)
+when one breaks the rules. Two places need neither:
+
+- the generator writes values its builders made valid (the tests run dciodvfy on them), and
+  validating each again was a large share of its time;
+- the scorer reads what a tool wrote, invalid values included: judging them is its job (the
+  UID checks, the conformance phase), and pydicom's warnings on stderr only buried the one
+  line a user needs among dozens naming a value the results already report.
+"""
+
+from __future__ import annotations
+
+from pydicom import config as pydicom_config
+
+
+class unvalidated:
+    """Context manager: read and write without pydicom's value validation; restored after.
+    Process pools created inside it by fork inherit the setting."""
+
+    def __enter__(self) -> "unvalidated":
+        s = pydicom_config.settings
+        self.saved = (s.reading_validation_mode, s.writing_validation_mode)
+        s.reading_validation_mode = s.writing_validation_mode = pydicom_config.IGNORE
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        s = pydicom_config.settings
+        s.reading_validation_mode, s.writing_validation_mode = self.saved

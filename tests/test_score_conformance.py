@@ -135,3 +135,46 @@ def test_one_conformance_check_per_matched_instance(tmp_path: Path, monkeypatch)
                                                                              ("conformance/b", False)]
     assert "Error - one" in rows[1]["reason"] and "Error - two" in rows[1]["reason"]
     assert info["introduced_errors"] == 2
+
+
+def _deflated(ds, path: Path) -> Path:
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@needs_dciodvfy
+def test_a_deflated_output_is_validated_inflated(ct_source: Path, tmp_path: Path) -> None:
+    """dciodvfy reads deflated bytes as broken elements ("Tag read failed"): a correct tool
+    writing Deflated Explicit VR Little Endian once failed conformance on every file. Its
+    inflated copy is validated instead, and an error the tool made still shows through."""
+    from midib.score import diskmap
+    engine = Dciodvfy()
+    plain = _deflated(dcmread(ct_source), tmp_path / "plain.dcm")
+    assert b"ORIGINAL" not in plain.read_bytes()   # the dataset really is deflated
+    assert engine.introduced(ct_source, plain) == []
+    broken = dcmread(ct_source)
+    del broken.StudyInstanceUID
+    introduced = engine.introduced(ct_source, _deflated(broken, tmp_path / "broken.dcm"))
+    assert any("Type 1" in e and "<StudyInstanceUID>" in e for e in introduced), introduced
+    assert not any("Tag read failed" in e for e in introduced), introduced
+    assert not list(diskmap.scratch_dir().glob("*.dcm"))   # inflated copies removed
+    bundled = get_testdata_file("image_dfl.dcm")            # a deflated file from pydicom
+    assert not any("Tag read failed" in e for e in engine.errors(bundled))
+
+
+@needs_dciodvfy
+def test_a_deflated_stream_that_breaks_or_explodes_is_one_error(ct_source: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from midib.score import observation
+    engine = Dciodvfy()
+    good = _deflated(dcmread(ct_source), tmp_path / "good.dcm").read_bytes()
+    at = good.index(b"1.2.840.10008.1.2.1.99") + 24
+    garbage = tmp_path / "garbage.dcm"
+    garbage.write_bytes(good[:at + 200] + b"\xff" * 64 + good[at + 264:])
+    errors = engine.errors(garbage)
+    assert len(errors) == 1 and "does not inflate" in errors[0], errors
+    monkeypatch.setattr(observation, "MAX_INFLATED", 1000)
+    errors = engine.errors(tmp_path / "good.dcm")
+    assert errors == ["Error - deflated dataset inflates beyond 1,000 bytes: not validated"]

@@ -15,11 +15,19 @@ runs once per file: it validates one file per invocation, so there is nothing to
   unreadable or malformed entry is ignored and dciodvfy runs again: the cache never decides;
 - an output byte-identical to its source introduces nothing, without running dciodvfy at all;
 - the remaining runs overlap in threads (each run is its own process).
+
+dciodvfy cannot read a Deflated Explicit VR Little Endian dataset (PS3.5 A.5): it reports the
+deflated bytes as broken elements, which once failed every deflated output of a correct tool.
+Such a file is validated through an inflated copy in the scratch folder (same preamble and file
+meta but the transfer syntax, which names the inflated encoding); a stream that does not
+inflate, or inflates past the scorer's bound, is one error line saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -30,7 +38,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import BinaryIO, Iterable, Iterator, Optional
 
 from midib import cache
 from midib.errors import MidibError
@@ -78,6 +86,89 @@ def parse(output: str) -> list[str]:
     return [normalise(line) for line in error_lines(output)]
 
 
+
+
+class NotInflated(Exception):
+    """A deflated dataset that cannot be validated: it does not inflate, or inflates too far."""
+
+
+#: bytes read to find the file meta's end and transfer syntax (meta groups are a few hundred)
+_META_PROBE = 1 << 16
+
+
+@contextlib.contextmanager
+def inflated(path: Path) -> Iterator[Path]:
+    """``path`` itself, or for a deflated dataset an inflated copy dciodvfy can read (removed
+    on exit). Raises :class:`NotInflated` when the deflated stream is broken or inflates past
+    :data:`~midib.score.observation.MAX_INFLATED`."""
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+    from midib.score.rawframe import Fallback, file_meta
+    with open(path, "rb") as f:
+        head = f.read(_META_PROBE)
+        try:
+            start, syntax = file_meta(head)
+        except Fallback:
+            syntax = None
+        if syntax != DeflatedExplicitVRLittleEndian or start >= len(head):
+            yield path
+            return
+        from midib.score import diskmap
+        fd, name = tempfile.mkstemp(suffix=".dcm", dir=diskmap.scratch_dir())
+        copy = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(_plain_meta(head, start))
+                f.seek(start)
+                _inflate(f, out)
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _plain_meta(head: bytes, start: int) -> bytes:
+    """Preamble and file meta of ``head[:start]`` (already walked by
+    :func:`~midib.score.rawframe.file_meta`) naming Explicit VR Little Endian, the group length
+    recomputed; every other meta element kept byte for byte as the tool wrote it."""
+    import struct
+    from pydicom.uid import ExplicitVRLittleEndian
+    from midib.score.rawframe import EXPLICIT_HEADER, U32, VRS
+    pos = 132 if head[128:132] == b"DICM" else 0
+    preamble, kept, has_length = head[:pos], [], False
+    while pos < start:
+        _, elem, vrb, length = EXPLICIT_HEADER(head, pos)
+        header = 8
+        if VRS[vrb][1]:
+            length, header = U32(head, pos + 8)[0], 12
+        if elem == 0x0010:
+            value = ExplicitVRLittleEndian.encode("ascii") + b"\0"
+            kept.append(struct.pack("<HH2sH", 2, 0x0010, b"UI", len(value)) + value)
+        elif elem == 0x0000:
+            has_length = True
+        else:
+            kept.append(head[pos:pos + header + length])
+        pos += header + length
+    body = b"".join(kept)
+    group = struct.pack("<HH2sHL", 2, 0, b"UL", 4, len(body)) if has_length else b""
+    return preamble + group + body
+
+
+def _inflate(f: BinaryIO, out: BinaryIO) -> None:
+    """Inflate the raw deflate stream from ``f``'s position into ``out``, in bounded steps."""
+    import zlib
+    from midib.score.observation import MAX_INFLATED
+    inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    try:
+        while chunk := f.read(_CHUNK):
+            while chunk:
+                data = inflater.decompress(chunk, _CHUNK)
+                total += len(data)
+                if total > MAX_INFLATED:
+                    raise NotInflated(f"deflated dataset inflates beyond {MAX_INFLATED:,} bytes: not validated")
+                out.write(data)
+                chunk = inflater.unconsumed_tail
+        out.write(inflater.flush())
+    except zlib.error as exc:
+        raise NotInflated(f"deflated dataset does not inflate ({exc})") from None
 
 
 def same_content(a: Path, b: Path) -> bool:
@@ -206,8 +297,11 @@ class Dciodvfy:
         with self._lock:
             self.runs += 1
         try:
-            run = subprocess.run([self.command, str(path)], capture_output=True, text=True,
-                                 errors="replace", timeout=self.timeout, check=False)
+            with inflated(path) as readable:
+                run = subprocess.run([self.command, str(readable)], capture_output=True, text=True,
+                                     errors="replace", timeout=self.timeout, check=False)
+        except NotInflated as exc:
+            return [f"Error - {exc}"], True
         except subprocess.TimeoutExpired:
             return [f"Error - dciodvfy timed out after {self.timeout:g} s"], False
         except OSError as exc:

@@ -26,6 +26,7 @@ Prints numbers; asserts nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -139,11 +140,19 @@ def unit_costs(bench: Path, run: Path) -> dict[str, float]:
 
     seen: dict = {}
     real_run_units = checkunits.run_units
-    checkunits.run_units = lambda jobs, facts, key, judge, factory=None: seen.update(  # type: ignore
-        facts=facts, key=key, judge=judge) or iter(())
+
+    def keep(jobs, facts, key, judge, factory=None):  # type: ignore[no-untyped-def]
+        # the pixel verdicts and the record store live in the score's scratch folder, gone
+        # once it returns: keep the verdicts in memory and let the judge read outputs itself
+        judge = dataclasses.replace(judge, precomputed=dict(judge.precomputed.items()), records=None)
+        seen.update(facts=facts, key=key, judge=judge)
+        return iter(())
+
+    checkunits.run_units = keep  # type: ignore[assignment]
     try:
-        cli_main(["score", str(bench), str(run), "--jobs", "1", "--no-ocr", "--no-conformance",
-                  "--out", tempfile.mkdtemp(prefix="bench_units_")])
+        with tempfile.TemporaryDirectory(prefix="bench_units_") as scratch:
+            cli_main(["score", str(bench), str(run), "--jobs", "1", "--no-ocr", "--no-conformance",
+                      "--out", scratch])
     finally:
         checkunits.run_units = real_run_units
     judge, spans = seen["judge"], checkunits.units(seen["facts"])

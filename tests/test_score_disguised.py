@@ -141,6 +141,18 @@ def test_a_bomb_inflates_no_further_than_the_budget() -> None:
     assert any(b"DOE^JOHN" in p for p in archives.inflated(small))
 
 
+def test_a_bomb_as_the_first_zip_member_does_not_hide_the_next() -> None:
+    """Members share the budget: zeros past the budget first once spent all of it, and the name in
+    the second member went unread. Total inflation stays within the budget."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.dcm", b"\x00" * (4 * archives.MAX_TOTAL))
+        z.writestr("b.dcm", b"DICM name DOE^JOHN")
+    parts = list(archives.inflated(out.getvalue()))
+    assert any(b"DOE^JOHN" in p for p in parts)
+    assert sum(len(p) for p in parts) <= archives.MAX_TOTAL
+
+
 def test_damaged_archives_yield_what_they_hold_and_never_raise() -> None:
     data = gzip.compress(b"name DOE^JOHN " + bytes(range(256)) * 64 + b" MRN123456")
     cut = list(archives.inflated(data[: len(data) // 2]))                          # truncated

@@ -15,6 +15,7 @@ stream and joins the pieces, so ``DOE`` reads as one word.
 
 Inflation is bounded: :data:`MAX_TOTAL` bytes per file whatever the archive claims, read in
 steps, so a bomb (a few KB inflating to gigabytes) costs at most that much memory and time.
+Zip members share it: each reads at most an even share of what the members before it left.
 What lies beyond is not swept, as for any value past the sweep's limit.
 """
 
@@ -33,6 +34,8 @@ from typing import Any, Callable
 
 #: inflated bytes read from one file, all members and levels together
 MAX_TOTAL = 16 * 1024 * 1024
+#: the least a zip member may inflate to when members share the budget (a DICOM header fits)
+MEMBER_MIN = 256 * 1024
 #: an archive inside an archive is opened; one inside that is swept as bytes
 MAX_DEPTH = 2
 _STEP = 1024 * 1024
@@ -122,18 +125,22 @@ def _zip_members(data: bytes, left: list[int]) -> Iterator[bytes]:
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return
-    for info in infos:
-        if info.is_dir() or left[0] <= 0:
-            continue
+    files = [info for info in infos if not info.is_dir()]
+    for done, info in enumerate(files):
+        if left[0] <= 0:
+            break
+        # a fair share of what is left, so that a bomb as the first member cannot spend the
+        # whole budget and hide the members after it (a DICOM member's header is at its start)
+        share = min(left[0], max(left[0] // (len(files) - done), MEMBER_MIN))
         part = bytearray()
         try:
             with archive.open(info) as member:
-                while left[0] > 0 and (chunk := member.read(min(_STEP, left[0]))):
+                while len(part) < share and (chunk := member.read(min(_STEP, share - len(part)))):
                     part += chunk
-                    left[0] -= len(chunk)
+                left[0] -= len(part)
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError,
                 ValueError, zlib.error, lzma.LZMAError):
-            pass    # encrypted, damaged or an unknown method: what was read is still swept
+            left[0] -= len(part)  # encrypted, damaged or an unknown method: what was read is still swept
         if part:
             yield bytes(part)
 

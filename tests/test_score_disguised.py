@@ -300,6 +300,50 @@ def test_windows_stop_at_pixel_data_that_ends_the_file(tmp_path: Path) -> None:
     assert not any(b"NNNN" in w for _, w in windows)
 
 
+def test_a_name_after_a_hole_of_zeros_is_found_and_the_hole_costs_nothing(
+        bench: Path, tmp_path: Path, monkeypatch) -> None:
+    """A sparse file (``truncate -s``) once cost the sweep a minute per 512 MB; its holes are
+    now skipped, never searched, and what follows a hole is still read."""
+    from midib.score import observation
+    run = make_run(bench, tmp_path / "run", deidentify)
+    with open(run / "out" / "sparse.bin", "wb") as f:
+        f.seek(3 * observation.BLOB_SWEEP_MAX + 123)
+        f.write(b" patient DOE^JOHN ")
+        f.truncate(4 * observation.BLOB_SWEEP_MAX)
+    searched: list[int] = []
+    real = observation._runs
+    monkeypatch.setattr(observation, "_runs", lambda data: searched.append(len(data)) or real(data))
+    found = _sweep_failures(score(bench, run)[0])
+    assert found[found.output_file == "out/sparse.bin"].reason.str.contains("DOE").any()
+    assert sum(n for n in searched if n >= observation.BLOB_SWEEP_MAX) <= 2 * observation.BLOB_SWEEP_MAX
+
+
+@pytest.mark.parametrize("base", ["zeros", "random", "text"])
+def test_text_runs_of_long_data_are_those_of_the_plain_search(base: str) -> None:
+    """Long data is searched only where numpy marks a run could start: the same runs, in the
+    same order, as the two patterns over the whole of it (UTF-16 in both byte orders and at
+    odd offsets, runs at the very ends)."""
+    import random
+    from midib.score import observation as o
+    rng = random.Random(7)
+    n = 2 * o._SCAN_BY_REGION + 17
+    buf = bytearray({"zeros": bytes(n), "random": rng.randbytes(n),
+                     "text": (b"slice ok\x00\x01" * n)[:n]}[base])
+    words = [b"DOE^JOHN", "Doe John".encode("utf-16-le"), "MRN 123".encode("utf-16-be"), b"ab",
+             b"\x00A\x00B\x00C\x00D\x00E", b"A\x00B\x00C\x00D\x00E\x00F", "\xc9lise".encode("latin-1")]
+    for _ in range(300):
+        w = rng.choice(words)
+        at = rng.randrange(n - len(w))
+        buf[at:at + len(w)] = w
+    buf[:8], buf[-9:] = b"HEADTEXT", "TAIL".encode("utf-16-le") + b"\x00"
+    data = bytes(buf)
+    plain = [m.group(0).decode("latin-1").strip() for m in o._TEXT_RUN.finditer(data)]
+    plain += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in o._UTF16_RUN.finditer(data)]
+    expected = tuple(r for r in plain if r and o._texty(r))
+    assert o.binary_strings(data) == expected
+    assert any("HEADTEXT" in r for r in expected) and any("TAIL" in r for r in expected)
+
+
 @pytest.mark.parametrize("written", [
     "Patient " + base64.b64encode(b"JOHN DOE").decode(),          # base64
     "ref=" + base64.urlsafe_b64encode(b"Doe, John").decode().rstrip("="),   # URL-safe, unpadded

@@ -25,6 +25,7 @@ from pathlib import Path
 from collections.abc import Collection
 from typing import Any, Callable, Iterator, NamedTuple, Optional
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
@@ -199,11 +200,24 @@ def file_windows(f: Any) -> Iterator[tuple[int, bytes]]:
         window = f.read(BLOB_SWEEP_MAX)
         if not window:
             return
+        if all_zeros(window):     # a hole (a sparse file): nothing in it, but text may follow
+            if at + len(window) >= size:
+                return
+            at += len(window) - WINDOW_OVERLAP
+            continue
         kept = without_pixel_data(window, size - at)
         yield at, kept
         if len(kept) < len(window) or at + len(window) >= size:
             return
         at += len(window) - WINDOW_OVERLAP
+
+
+def all_zeros(data: bytes) -> bool:
+    """True when every byte of ``data`` is 0 (~0.5 ns a byte: a gigabyte hole costs half a
+    second, not the minute the text searches took over it)."""
+    if data[:1] not in (b"", b"\x00") or data[-1:] not in (b"", b"\x00"):
+        return False
+    return data.count(0) == len(data)
 
 
 def without_pixel_data(data: bytes, size: Optional[int] = None) -> bytes:
@@ -510,13 +524,63 @@ def binary_strings(data: bytes) -> tuple[str, ...]:
     """The runs of >= 4 printable characters in a binary value (what ``strings`` and
     ``strings -el``/``-eb`` show): a name in a private OB block or an encapsulated PDF is text
     between bytes that are not, in one byte per character or in UTF-16."""
-    runs = [m.group(0).decode("latin-1").strip() for m in _TEXT_RUN.finditer(data)]
-    if b"\x00" in data:  # the same, written as UTF-16: ``D\0O\0E\0`` has no run of its own
-        runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in _UTF16_RUN.finditer(data)]
+    text, utf16 = _runs(data)
+    runs = [m.group(0).decode("latin-1").strip() for m in text]
+    runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in utf16]
     return tuple(r for r in runs if r and _texty(r))
 
 
-_PLAIN_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ^,.-/:")
+#: data at least this long is searched only where numpy finds a run could start
+_SCAN_BY_REGION = 64 * 1024
+_TEXT_BYTES = np.zeros(256, dtype=bool)
+_TEXT_BYTES[0x20:0x7F] = _TEXT_BYTES[0xC0:] = True
+_ASCII_BYTES = np.zeros(256, dtype=bool)
+_ASCII_BYTES[0x20:0x7F] = True
+
+
+def _runs(data: bytes) -> tuple[list[re.Match[bytes]], list[re.Match[bytes]]]:
+    """The matches of :data:`_TEXT_RUN` and :data:`_UTF16_RUN` in ``data`` (the latter only
+    where it has a NUL), exactly as ``finditer`` over the whole of it gives them.
+
+    The UTF-16 pattern costs ~100 ns a byte in Python's regex engine whatever the bytes are,
+    so a sparse file of zeros took a minute per 512 MB. For long data numpy marks where a
+    match could start (four bytes of the class, or four char/NUL pairs) and the regex runs only
+    on the clusters of such starts: every match starts at a marked position and covers only
+    marked ones, so a cluster (starts less than 16 bytes apart) holds whole matches only."""
+    if len(data) < _SCAN_BY_REGION:
+        return (list(_TEXT_RUN.finditer(data)),
+                list(_UTF16_RUN.finditer(data)) if b"\x00" in data else [])
+    if all_zeros(data):                             # a sparse file's hole: nothing to find
+        return [], []
+    arr = np.frombuffer(data, dtype=np.uint8)
+    text = _TEXT_BYTES[arr]
+    starts = text[:-3] & text[1:-2] & text[2:-1] & text[3:]
+    found = _in_regions(_TEXT_RUN, data, starts, 4)
+    if b"\x00" not in data:
+        return found, []
+    ascii_, nul = _ASCII_BYTES[arr], arr == 0
+    pair = (ascii_[:-1] & nul[1:]) | (nul[:-1] & ascii_[1:])      # "c\0" or "\0c" at j
+    starts = pair[:-6] & pair[2:-4] & pair[4:-2] & pair[6:]
+    return found, _in_regions(_UTF16_RUN, data, starts, 8)
+
+
+def _in_regions(pattern: re.Pattern[bytes], data: bytes, starts: np.ndarray, width: int) -> list[re.Match[bytes]]:
+    """``pattern.finditer`` over ``data``, run only on the clusters of ``starts`` (each a
+    position where a match of at least ``width`` bytes could begin), results in order."""
+    edges = np.diff(np.concatenate(([0], starts.view(np.int8), [0])))
+    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # [start, end)
+    if not len(run_starts):
+        return []
+    breaks = np.flatnonzero(run_starts[1:] - run_ends[:-1] > 16) + 1
+    firsts = run_starts[np.concatenate(([0], breaks))]
+    lasts = run_ends[np.concatenate((breaks - 1, [len(run_ends) - 1]))] - 1
+    out: list[re.Match[bytes]] = []
+    for first, last in zip(firsts.tolist(), lasts.tolist()):
+        out += pattern.finditer(data, first, last + width)
+    return out
+
+
+_PLAIN_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ^,.-/:"
 
 
 def _texty(run: str) -> bool:
@@ -525,7 +589,8 @@ def _texty(run: str) -> bool:
     Random bytes (encrypted or compressed content) make printable runs too, a third of them
     accented letters, and folded to plain letters ``N@Ë!úSÅ`` would read ``usa``: a country
     "found" in gdcmanon's encrypted attributes by chance. Text, names and dates pass."""
-    return sum(ch in _PLAIN_CHAR for ch in run) >= 0.7 * len(run)
+    raw = run.encode("latin-1", "replace")       # runs are Latin-1 or ASCII: one byte a character
+    return len(raw) - len(raw.translate(None, _PLAIN_BYTES)) >= 0.7 * len(run)
 
 
 def blob_vr(vr: Optional[str]) -> str:

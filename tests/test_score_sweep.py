@@ -205,3 +205,42 @@ def test_an_identifier_written_as_a_uid_component_is_found() -> None:
     assert found_in("1.2.826.0.1.388510481.1") == set()         # a longer number of its own
     assert found_in("1.2.826.0.1.19700304.1") == set()          # dates are never searched in UIDs
     assert found_in("1.2.826.0.1.3680043.8.498.1") == set()
+
+
+REGROUPED = build_sweeper([entry("patient_id", "MRN38851048", patient="P3"),
+                           entry("accession_number", "E78644251", patient="P3"),
+                           entry("phone", "(400) 082-3654", patient="P3"),
+                           entry("birth_date", "19390304", "DA", patient="P3", phi_class="dates")], [])
+
+
+def regrouped(text: str, vr: str = "LT") -> set[str]:
+    return {REGROUPED.needle(n).whole for n, _ in REGROUPED(text, vr, "(0020,4000)")}
+
+
+@pytest.mark.parametrize("text,whole", [
+    ("MRN 38-85-10-48", "MRN38851048"),          # an identifier's digits regrouped
+    ("id 3885 1048 seen", "MRN38851048"),
+    ("Acc E-7864-4251", "E78644251"),
+    ("Pt phone 4000823654", "(400) 082-3654"),   # a phone number's digits run together
+    ("call (400)0823654", "(400) 082-3654"),
+    ("born 1939-Mar-04", "19390304"),            # dates in the spellings a form or a person uses
+    ("DOB 1939 03 04", "19390304"),
+    ("DOB 3/4/39", "19390304"),
+    ("3.8851048E7", "MRN38851048"),              # the MRN as a DS number in exponent form
+])
+def test_identifiers_and_dates_rewritten_are_found(text: str, whole: str) -> None:
+    vr = "DS" if text[0].isdigit() and "E" in text else "LT"
+    assert whole in regrouped(text, vr), regrouped(text, vr)
+
+
+@pytest.mark.parametrize("text", [
+    "slices 38 85 10 482",           # the digits in a row, but cut where the identifier is not
+    "38851 04",                      # a part of the identifier only
+    "window 400 level 40 08 23 654",  # numbers apart from words
+    "12 1939 03 04",                 # a row of numbers, not a date
+    "version 1/2/3/4",
+    "3.8851048E3",
+])
+def test_numbers_in_a_row_that_are_not_the_identifier_are_no_leak(text: str) -> None:
+    vr = "DS" if text.startswith("3.") else "LT"
+    assert regrouped(text, vr) == set()

@@ -15,8 +15,9 @@ in output file and folder names. To stay useful it must not cry wolf:
   full name is still the name, and two adjacent parts do not occur in prose by chance;
 * identifiers made of a letter prefix and a long digit run (``MRN38851048``, ``A12345678``)
   are also searched as the digits alone (``REQ-38851048``), also as a whole digit run inside a
-  token, zero-padded or as an IS/DS number (``ID38851048``, ``0038851048``): the digits are the
-  identifier;
+  token, zero-padded or as an IS/DS number (``ID38851048``, ``0038851048``), and regrouped
+  (``38-85-10-48``); a phone or social security number is also searched as its digits run
+  together (``4000823654``) or regrouped: the digits are the identifier;
 * every other value (station names, IDs, serials, accession numbers, institutions, addresses)
   is searched only as a whole: all its words in a row, case and punctuation ignored, so
   ``VARIAN-TPS2`` is found in ``varian tps2`` but not in ``Varian Medical Systems``;
@@ -48,10 +49,19 @@ from midib.score.uidneedles import PREFIX as UID_PREFIX, UidNeedles
 from midib.score.values import dates_in, dicom_date, name_components, norm_text, plain, words
 
 _RETAINING = frozenset({"text_retained", "tag_retained"})
-_DIGITS4 = re.compile(r"\d{4}")
+#: text that may hold a date: a four-digit year somewhere, or d/m/yy
+_DIGITS4 = re.compile(r"\d{4}|\d/\d{1,2}/\d\d")
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _UIDISH = re.compile(r"[0-9.]{8,}")
 _DIGIT_RUN = re.compile(r"\d{7,}")
+#: numbers in a row with one or two separators between them (``38-85-10-48``, ``(400) 082-3654``)
+_DIGIT_GROUPS = re.compile(r"\d+(?:[\s\-./()]{1,2}\d+)+")
+_DIGITS = re.compile(r"\d+")
+#: the most groups joined into one identifier (a phone number is three, an MRN in pairs four)
+_GROUPS_JOINED = 6
+#: an identifier written as digits and separators, maybe behind a short letter prefix
+#: (``(400) 082-3654``, ``123-45-6789``, ``MRN 38-85-10-48``): its digits alone are searched too
+_DIGITS_WITH_SEPARATORS = re.compile(r"[A-Za-z]{0,6}[-_ #:]?[\d\s()+\-./]+")
 #: what a UI value holds when it is one (padding included): anything else in a UI is read as text
 _UID_TEXT = re.compile(r"[0-9.\s\x00]*")
 #: values of these VRs are numbers, times or ages: never names, IDs or UIDs
@@ -225,7 +235,9 @@ class Sweeper:
                             or self._beside_partner(nid, ws, i, len(seq))):
                         hits.append((nid, text))
             hits += self._ids_in_tokens(raw, {nid for nid, _ in hits}, text)
-        elif vr in ("IS", "DS") and (number := text.strip(" \x00+")).isdigit() and len(number) >= 7:
+            if _DIGIT_GROUPS.search(text):
+                hits += self._ids_in_groups(text, {nid for nid, _ in hits})
+        elif vr in ("IS", "DS") and (number := _integer_text(text)) is not None and len(number) >= 7:
             hits += self._ids_in_tokens([number], set(), text)   # an MRN's digits as a number
         if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
             found = {dicom_date(text)} if vr in ("DA", "DT") else dates_in(text)
@@ -261,6 +273,27 @@ class Sweeper:
                             hits.append((nid, text))
         return hits
 
+    def _ids_in_groups(self, text: str, found: set[str]) -> list[tuple[str, str]]:
+        """Identifiers of 7+ digits written in groups (``38-85-10-48``, ``E-7864-4251``,
+        ``(400)0823654``): up to :data:`_GROUPS_JOINED` groups in a row, joined, must equal an
+        identifier's digits exactly. Regrouping publishes the number all the same; a chance
+        match needs consecutive numbers whose digits spell the whole identifier."""
+        hits = []
+        for m in _DIGIT_GROUPS.finditer(text):
+            groups = _DIGITS.findall(m.group(0))
+            for i in range(len(groups)):
+                joined = ""
+                for g in groups[i:i + _GROUPS_JOINED]:
+                    joined += g
+                    if len(joined) < 7:
+                        continue
+                    for digits in {joined, joined.lstrip("0")}:
+                        for seq, nid in self.by_first_word.get(digits, ()):
+                            if len(seq) == 1 and nid not in found:
+                                found.add(nid)
+                                hits.append((nid, text))
+        return hits
+
     def _ids_in_uid(self, text: str) -> list[tuple[str, str]]:
         """An identifier of 7+ digits (an MRN, an accession number) written as a whole component
         of a new UID (``1.2.826.0.1.38851048.1``): a tool that builds UIDs from the patient's
@@ -293,6 +326,19 @@ class Sweeper:
         if key not in self.needles:
             self.by_first_word.setdefault(seq[0], []).append((seq, key))
         self._add(key, text, kind, patient, phi_class, whole)
+
+
+def _integer_text(text: str) -> str | None:
+    """The digits of an IS or DS value that is a whole number, however written (``38851048``,
+    ``+38851048``, ``3.8851048E7``, ``38851048.0``), or None."""
+    number = text.strip(" \x00+")
+    if number.isdigit():
+        return number
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return str(int(value)) if value.is_integer() and 1e6 <= value < 1e15 else None
 
 
 def _searchable(text: str) -> bool:
@@ -347,6 +393,9 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
             sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
             if (digits := id_digits(part)) is not None:
                 sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)
+            elif _DIGITS_WITH_SEPARATORS.fullmatch(part.strip()) and len(
+                    digits := "".join(_DIGITS.findall(part))) >= 7 and digits != part.strip():
+                sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)   # 4000823654
 
 
 def _index_short_parts(sweeper: Sweeper, e: LedgerEntry, value: str, long: list[str]) -> None:

@@ -28,6 +28,13 @@ _DATE_PATTERNS = [
     re.compile(r"(?<!\d)(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4})(?!\d)"),
     re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[-\s]*" + _MON + r"[-\s,]*(?P<y>\d{4})(?!\d)"),
     re.compile(_MON + r"\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s*(?P<y>\d{4})(?!\d)"),
+    # 1939-Mar-04, 1939 March 4 (year first, month by name)
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)[-\s/.]*" + _MON + r"[-\s/.,]*(?P<d>\d{1,2})(?!\d)"),
+    # 1939 03 04 and 04 03 1939: one space between two-digit parts, not inside a longer row of numbers
+    re.compile(r"(?<!\d)(?<!\d )(?P<y>(?:19|20)\d\d) (?P<m>[01]\d) (?P<d>[0-3]\d)(?!\d)(?! \d)"),
+    re.compile(r"(?<!\d)(?<!\d )(?P<a>[0-3]\d) (?P<b>[0-3]\d) (?P<y>(?:19|20)\d\d)(?!\d)(?! \d)"),
+    # 3/4/39: a two-digit year, slashes only (either century, either order)
+    re.compile(r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<yy>\d\d)(?![\d/])"),
 ]
 
 
@@ -130,7 +137,9 @@ def dates_in(text: Any) -> set[dt.date]:
     """Every calendar date written in ``text``, in any common spelling (ambiguous ones both ways).
 
     ``20040119``, ``2004-01-19``, ``01/19/2004``, ``19.01.2004``, ``19-Jan-2004``,
-    ``January 19, 2004`` and the date part of a DateTime ``20040119083000`` all give 2004-01-19.
+    ``January 19, 2004``, ``2004-Jan-19``, ``2004 01 19``, the date part of a DateTime
+    ``20040119083000`` all give 2004-01-19; ``1/19/04`` gives it too (and 1904-01-19: a
+    two-digit year is read in both centuries, as a reader would guess either).
     """
     text = text if type(text) is str else str(text)
     return set(_dates_in(text) if len(text) <= LONG else _dates_in.__wrapped__(text))
@@ -143,7 +152,7 @@ def _dates_in(text: str) -> frozenset[dt.date]:
     for pat in _DATE_PATTERNS:
         for m in pat.finditer(low):
             g = m.groupdict()
-            y = int(g["y"])
+            years = [int(g["y"])] if g.get("y") else [1900 + int(g["yy"]), 2000 + int(g["yy"])]
             if g.get("mon"):
                 candidates = [(_MONTHS[g["mon"][:3]], int(g["d"]))]
             elif g.get("a") is not None:
@@ -151,7 +160,7 @@ def _dates_in(text: str) -> frozenset[dt.date]:
                 candidates = [(a, b), (b, a)]
             else:
                 candidates = [(int(g["m"]), int(g["d"]))]
-            found.update(d for mm, dd in candidates if (d := _valid_date(y, mm, dd)))
+            found.update(d for y in years for mm, dd in candidates if (d := _valid_date(y, mm, dd)))
     return frozenset(found)
 
 

@@ -118,6 +118,13 @@ def _one_to_one(inst, rec, like, known, maps: IdMaps, reverse) -> dict[str, Any]
                     output_file=rec.file)
 
 
+def _in_another_item(rec: OutputRecord, key: str, news: Collection[str]) -> bool:
+    """The referenced object's new UID is at ``key`` in another item of the enclosing
+    sequences: reference sequences are unordered, a tool may reorder their items (see
+    :func:`midib.score.checks.uids.sibling_values`)."""
+    return any(v in news for e in rec.at(generic_key(key)) for v in e.values)
+
+
 def _references(inst, rec, like, known, maps: IdMaps) -> dict[str, Any] | None:
     refs = [(k, old) for k, old in known if "[" in k and old in maps.primary]
     if not refs:
@@ -127,7 +134,7 @@ def _references(inst, rec, like, known, maps: IdMaps) -> dict[str, Any] | None:
         new = value_at(rec, key)
         if new is None:
             problems.append(f"{key} removed")
-        elif new not in maps.primary[old]:
+        elif new not in maps.primary[old] and not _in_another_item(rec, key, maps.primary[old]):
             problems.append(f"{key} = {new}, not the referenced object's new UID")
     verdict = (Verdict.fail("; ".join(problems[:3]), str(len(problems))) if problems
                else Verdict.ok(str(len(refs))))

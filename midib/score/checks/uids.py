@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Optional
+from typing import Iterable, Optional
 
 from midib.answer_key import Check
 from midib.score.checks import Observed, register
@@ -81,7 +81,7 @@ def _holds(value: str, original: str) -> bool:
 
 
 def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], what: str,
-                shown: str) -> Verdict:
+                shown: str, siblings: Iterable[str] = ()) -> Verdict:
     """One consistent replacement for ``original``; the reason names what the tool did, so an
     emptied value (Z) is not reported as "not mapped" (it fails all the same: the profile asks
     for a consistent pseudonym)."""
@@ -105,8 +105,28 @@ def _consistent(original: str, values: list[str], mapped: dict[str, set[str]], w
         return Verdict.fail(f"{what} {original} mapped to {len(news)} different values: "
                             f"{', '.join(sorted(news)[:3])}", shown)
     if values[0] not in news:
+        if moved := sorted(set(news) & set(siblings)):
+            return Verdict(True, 1.0, shown, f"its mapping {moved[0]} is in another item: items reordered")
         return Verdict.fail(f"{what} does not follow the mapping ({next(iter(news))})", shown)
     return Verdict.ok(shown)
+
+
+def sibling_values(check: Check, observed: Observed) -> list[str]:
+    """The values at the check's path in every item of the sequences enclosing it (the path
+    with its item numbers as ``[*]``); none for a top-level path.
+
+    Reference sequences (Referenced SOP, Contour Image, Referenced Instance, Source Image) are
+    unordered lists: a tool that rewrites them may write the items in another order, and the
+    reference to item 0's original object then sits, correctly mapped, in item 2. The key pins
+    each reference to its item; the reference is right if the mapped UID is in any item."""
+    if observed.record is None or not check.path or "[" not in check.path:
+        return []
+    from midib.score.observation import generic_key
+    try:
+        found = observed.record.at(generic_key(check.path))
+    except Exception:   # a path the key wrote that TagPath cannot read: no siblings
+        return []
+    return [v for e in found for v in e.values]
 
 
 @register("uid_consistent")
@@ -115,7 +135,7 @@ def uid_consistent(check: Check, observed: Observed) -> Verdict:
     if (allowed := _removed_as_allowed(check, observed)) is not None:
         return allowed
     return _consistent(str(check.expected.get("value", "")).strip(), observed.values,
-                       observed.maps.uid, "UID", observed.shown())
+                       observed.maps.uid, "UID", observed.shown(), sibling_values(check, observed))
 
 
 @register("patid_consistent")
@@ -135,5 +155,8 @@ def uid_reference(check: Check, observed: Observed) -> Verdict:
     if not news:
         return Verdict.fail(f"referenced object {original} not found in the output", observed.shown())
     if observed.values[0] not in news:
+        if moved := sorted(set(news) & set(sibling_values(check, observed))):
+            return Verdict(True, 1.0, observed.shown(),
+                           f"the reference {moved[0]} is in another item: items reordered")
         return Verdict.fail(f"reference not updated: expected {sorted(news)[0]}", observed.shown())
     return Verdict.ok(observed.shown())

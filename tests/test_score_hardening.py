@@ -483,6 +483,21 @@ def test_a_folder_with_no_output_of_the_benchmark_scores_0_with_a_warning(
     warning = [line for line in out.err.splitlines() if line.startswith("midib: warning:")]
     assert len(warning) == 1 and "every input counts as missing" in warning[0]
     assert ("holds no files" in warning[0]) is (content is None)
+    assert "unpack" not in warning[0]
+
+
+def test_a_submission_packed_in_an_archive_is_told_to_be_unpacked(mini_bench: Path, sub: Path,
+                                                                 tmp_path: Path, capsys) -> None:
+    """The files zipped, as a challenge upload arrives: 0 %, and the warning names the archive."""
+    import zipfile
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with zipfile.ZipFile(packed / "submission.zip", "w") as z:
+        for f in sub.rglob("*.dcm"):
+            z.write(f, f.relative_to(sub))
+    assert main(["score", str(mini_bench), str(packed), "--out", str(tmp_path / "score"), *FAST]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("midib: warning:")]
+    assert len(warning) == 1 and "submission.zip: unpack it" in warning[0], warning
 
 
 def test_a_submission_s_own_mapping_csvs_are_its_mapping_not_outputs(mini_bench: Path, tmp_path: Path,

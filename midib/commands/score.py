@@ -103,7 +103,14 @@ def warn_unpaired(matching: dict, root: Path) -> None:
     found = sum(len(matching.get(k) or []) for k in ("extra_outputs", "rejected_outputs"))
     what = ("holds no files" if not found
             else f"holds {found} file(s), none of them an output of this benchmark's inputs")
-    print(f"midib: warning: {root} {what}: every input counts as missing", file=sys.stderr)
+    packed = [f for f in matching.get("extra_outputs") or [] if f.lower().endswith(_ARCHIVES)]
+    hint = (f" ({len(packed)} an archive, e.g. {packed[0]}: unpack it and score the folder)"
+            if packed else "")
+    print(f"midib: warning: {root} {what}: every input counts as missing{hint}", file=sys.stderr)
+
+
+#: names of archives a submission may arrive as; the scorer reads folders of DICOM files only
+_ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz", ".gz", ".7z", ".rar")
 
 
 def percent(text: str) -> float:

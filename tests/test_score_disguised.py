@@ -350,6 +350,9 @@ def test_text_runs_of_long_data_are_those_of_the_plain_search(base: str) -> None
     "JOHN DOE".encode().hex().upper(),                             # hexadecimal
     "Patient=John%20Doe",                                          # percent (URL) encoding
     "Patient &#74;ohn &#68;oe",                                    # HTML character references
+    "Patient " + base64.b32encode(b"JOHN DOE").decode(),          # base32
+    "JOHN DOE".encode("utf-16-le").hex(),                          # hexadecimal of UTF-16
+    "Patient J O H N  D O E",                                      # letters spaced out
 ])
 def test_a_name_written_in_an_encoding_is_found(bench: Path, tmp_path: Path, written: str) -> None:
     def comment(ds: Dataset) -> None:

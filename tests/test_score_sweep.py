@@ -244,3 +244,12 @@ def test_identifiers_and_dates_rewritten_are_found(text: str, whole: str) -> Non
 def test_numbers_in_a_row_that_are_not_the_identifier_are_no_leak(text: str) -> None:
     vr = "DS" if text.startswith("3.") else "LT"
     assert regrouped(text, vr) == set()
+
+
+def test_an_email_account_name_without_its_domain_is_found() -> None:
+    sweeper = build_sweeper([entry("email", "samuelkirk@example.net", patient="P4"),
+                             entry("email", "jd@example.net", patient="P4")], [])
+    hit = {sweeper.needle(n).whole for n, _ in sweeper("contact samuelkirk at gmail", "LT", "x")}
+    assert hit == {"samuelkirk@example.net"}
+    assert sweeper("contact jd at gmail", "LT", "x") == []     # too short to name anyone
+    assert sweeper("samuel kirk", "LT", "x") == []             # not the account as written

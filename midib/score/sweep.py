@@ -393,6 +393,8 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
             sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
             if (digits := id_digits(part)) is not None:
                 sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)
+            elif (local := _email_local_part(part)) is not None:
+                sweeper.add_words(local, e.kind, e.patient_id, e.phi_class, part)   # samuelkirk
             elif _DIGITS_WITH_SEPARATORS.fullmatch(part.strip()) and len(
                     digits := "".join(_DIGITS.findall(part))) >= 7 and digits != part.strip():
                 sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)   # 4000823654
@@ -419,6 +421,19 @@ def _index_short_parts(sweeper: Sweeper, e: LedgerEntry, value: str, long: list[
 
 
 _PREFIXED_ID = re.compile(r"[A-Za-z]{1,6}[-_ #:]?(\d{6,})")
+
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-]+)@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def _email_local_part(value: str) -> str | None:
+    """The part before the ``@`` of an e-mail address of 6+ letters or digits (``samuelkirk``):
+    the account names the person wherever the domain went (``samuelkirk at gmail``). Shorter
+    or dotted parts (``jd``, ``john.doe``) are left to the name and whole-value searches."""
+    m = _EMAIL.fullmatch(value.strip())
+    if m is None or not m.group(1).isalnum() or len(m.group(1)) < 6:
+        return None
+    return m.group(1)
 
 
 def id_digits(value: str) -> str | None:

@@ -68,6 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # a path the user gave that cannot be made or written (under a file, in a read-only
+        # folder, a folder where a file is expected): the system's one line, never a traceback
+        print(f"midib: error: {os_error_line(e)}", file=sys.stderr)
+        return 2
+
+
+def os_error_line(e: OSError) -> str:
+    """``PATH: Not a directory`` (both paths for a rename or a copy) from an OSError."""
+    import os
+    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+    what = e.strerror or str(e)
+    if isinstance(e, FileExistsError) and e.filename is not None and not os.path.isdir(e.filename):
+        what = "exists and is a file, not a folder"
+    elif isinstance(e, NotADirectoryError):
+        what = "a part of this path is a file, not a folder"
+    return f"{where}: {what}" if where else what
 
 
 if __name__ == "__main__":  # pragma: no cover

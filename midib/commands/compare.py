@@ -24,10 +24,13 @@ def run(args: argparse.Namespace) -> int:
     """Exit 1 when more checks newly fail than the tolerance allows, else 0."""
     from midib.report.compare import compare_runs, describe, gate_failed, parse_tolerance
     from midib.report.junit import write_junit
-    from midib.report.loading import load_run
+    from midib.report.loading import load_run, refuse_overwriting
 
     tolerance = parse_tolerance(args.tolerance)
-    comparison = compare_runs(load_run(args.base), load_run(args.new))
+    base, new = load_run(args.base), load_run(args.new)
+    if args.junit:
+        refuse_overwriting(args.junit, [base, new], "--junit")
+    comparison = compare_runs(base, new)
     print("\n".join(describe(comparison, tolerance)))
     if args.junit:
         print(f"junit: {write_junit(comparison, args.junit)}")

@@ -27,9 +27,12 @@ def run(args: argparse.Namespace) -> int:
     """Load the runs, render, write; print where the report went."""
     from midib.report.html import write_report
     from midib.report.leaderboard import build_leaderboard, leaderboard_markdown
-    from midib.report.loading import load_runs
+    from midib.report.loading import load_runs, refuse_overwriting
 
     runs = load_runs(args.runs)
+    refuse_overwriting(args.out, runs, "--out")
+    if args.markdown:
+        refuse_overwriting(args.markdown, runs, "--markdown")
     out = write_report(runs, args.out, args.bench)
     if args.markdown:
         try:

@@ -116,6 +116,8 @@ def run_demo(out: Path, preset: str = "mini", seed: int = 0, tools: Optional[lis
     work = work or out / "work"
     bench, runs_dir = work / "bench", work / "runs"
     names = tool_names(tools)
+    for folder in (out, work):   # before anything runs: a path under a file is one line, once
+        folder.mkdir(parents=True, exist_ok=True)
     notes = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:

@@ -68,6 +68,10 @@ RESULT_COLUMNS = ["check_id", "source", "instance", "output_file", "patient_id",
                   "weight", "passed", "score", "expected", "observed", "reason"]
 
 
+#: columns without which a results table cannot be read (older tables may lack the others)
+REQUIRED_COLUMNS = ("check_id", "action", "passed")
+
+
 def empty_results() -> pd.DataFrame:
     """A results table with the documented columns and no rows."""
     return pd.DataFrame({c: pd.Series(dtype=bool if c == "passed" else object)
@@ -86,9 +90,13 @@ def read_results(score_dir: Path) -> pd.DataFrame:
             raise MidibError(f"{score_dir} has no results.parquet or results.csv; re-run 'midib score'")
     except (OSError, ValueError) as e:
         raise MidibError(f"cannot read results in {score_dir}: {e}") from e
+    if missing := [c for c in REQUIRED_COLUMNS if c not in df.columns]:
+        # filled with defaults, a foreign table read as "every check passed"
+        raise MidibError(f"{score_dir}: the results table lacks {', '.join(missing)}: not a midib "
+                         "results table; re-run 'midib score'")
     for col in RESULT_COLUMNS:
         if col not in df.columns:
-            df[col] = "" if col != "passed" else True
+            df[col] = ""
     df["passed"] = df["passed"].map(_as_bool).astype(bool)
     text_cols = [c for c in RESULT_COLUMNS if c not in ("passed", "score", "weight")]
     df[text_cols] = df[text_cols].astype(object).where(df[text_cols].notna(), "").astype(str)
@@ -110,10 +118,44 @@ def read_versioned_json(path: Path, kind: str, max_version: int) -> dict[str, An
         raise MidibError(f"cannot read {path}: {e}") from e
     if not isinstance(data, dict) or data.get("format") != kind:
         raise FormatVersionError(f"{path} is not a {kind} file")
-    if int(data.get("version", 0)) > max_version:
-        raise FormatVersionError(f"{path} is {kind} version {data['version']}, newer than this "
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise FormatVersionError(f"{path}: version {version!r} is not a whole number; "
+                                 f"not a {kind} file midib wrote")
+    if version > max_version:
+        raise FormatVersionError(f"{path} is {kind} version {version}, newer than this "
                                  f"midib understands ({max_version}); upgrade midib")
     return data
+
+
+def check_summary(path: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` if it has the figures every report reads (overall percent, passed, total),
+    else one line: a summary cut short or written by hand failed deep in the templates."""
+    overall = summary.get("overall")
+    if not isinstance(overall, dict) or not all(
+            isinstance(overall.get(k), (int, float)) and not isinstance(overall.get(k), bool)
+            for k in ("percent", "passed", "total")):
+        raise MidibError(f"{path} has no overall percent, passed and total: not a complete "
+                         "midib score; re-run 'midib score'")
+    return summary
+
+
+#: what a report or a JUnit file must never be written over: the scored run's own records
+_INPUT_FILES = ("run.json", "summary.json", "results.parquet", "results.csv")
+
+
+def refuse_overwriting(target: Path, runs: list["ScoredRun"], option: str) -> None:
+    """One line when ``target`` is a file a loaded run is read from (its run.json, its score's
+    summary or results) or lies in its output or mapping folder: `report --out
+    SCORE/summary.json` replaced the score with HTML. A report beside them is fine."""
+    where = target.resolve()
+    for r in runs:
+        folders = [r.root / "output", r.root / "mapping"]
+        files = [r.root / "run.json"] + [r.score_dir / n for n in _INPUT_FILES if r.score_dir]
+        if any(where == f.resolve() for f in files) or any(
+                f.resolve() in where.parents for f in folders if f.is_dir()):
+            raise MidibError(f"{option} {target} is inside the run {r.root} it reads; "
+                             "write it elsewhere")
 
 
 def load_run(path: str | Path) -> ScoredRun:
@@ -128,8 +170,8 @@ def load_run(path: str | Path) -> ScoredRun:
         score_dir = root / "score" if (root / "score" / "summary.json").is_file() else None
     run = read_versioned_json(root / "run.json", RUN_FORMAT, RUN_VERSION) \
         if (root / "run.json").is_file() else None
-    summary = read_versioned_json(score_dir / "summary.json", SCORE_FORMAT, SCORE_VERSION) \
-        if score_dir else None
+    summary = check_summary(score_dir / "summary.json", read_versioned_json(
+        score_dir / "summary.json", SCORE_FORMAT, SCORE_VERSION)) if score_dir else None
     if run is None and summary is None:
         raise MidibError(f"{root} is neither a run folder (no run.json) nor scored "
                          "(no score/summary.json); run 'midib score BENCH " f"{root}' first")

@@ -126,6 +126,7 @@ def test_tool_writing_into_its_input_is_caught(bench: Path, tmp_path: Path) -> N
         victim = sorted(pathlib.Path(sys.argv[1]).rglob("*.dcm"))[0]
         victim.write_bytes(b"scribbled")
         (pathlib.Path(sys.argv[1]) / "extra.txt").write_text("x")
+        (pathlib.Path(sys.argv[2]) / "out.dcm").write_bytes(b"output")
     """)
     out = tmp_path / "run"
     assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
@@ -142,6 +143,7 @@ def test_revealed_mapping_written_as_csv(bench: Path, tmp_path: Path, monkeypatc
         class Mapper(ToolAdapter):
             def available(self): return True, ""
             def run(self, input_dir, output_dir, ctx):
+                (output_dir / "out.dcm").write_bytes(b"output")
                 return ToolOutcome(uid_mapping={"1.2.3": "2.25.9"}, patid_mapping={"MRN4711": "P1"})
     """)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -166,7 +168,8 @@ def test_user_errors_exit_2(bench: Path, tmp_path: Path, capsys) -> None:
     assert run_cli(bench, "--tool", "identity", "--set", "novalue", "--out", tmp_path / "r") == 2
     err = capsys.readouterr().err
     assert "not empty" in err and "Traceback" not in err
-    assert run_cli(bench, "--tool", "identity", "--out", out, "--force") == 0
+    assert run_cli(bench, "--tool", "identity", "--out", out, "--force") == 2   # not a run folder
+    assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_memory_of_the_tree_is_measured(bench: Path, tmp_path: Path) -> None:
@@ -175,7 +178,20 @@ def test_memory_of_the_tree_is_measured(bench: Path, tmp_path: Path) -> None:
         code = "b = bytearray(150 * 2**20); import time; time.sleep(1.0)"
         p = subprocess.Popen([sys.executable, "-c", code])
         p.wait()
+        open(sys.argv[2] + "/out.dcm", "wb").write(b"output")
     """)
     out = tmp_path / "run"
     assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
     assert read_record(out).peak_memory_mb > 150
+
+
+def test_a_tool_that_succeeds_but_writes_nothing_failed(bench: Path, tmp_path: Path, capsys) -> None:
+    """Exit 0 and an empty output folder (a wrong {output}, a tool writing beside its input)
+    was recorded ok: it is a failure, said on stderr, exit 1."""
+    s = script(tmp_path, "idle.py", "import sys")
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 1
+    rec = read_record(out)
+    assert rec.status == "failed" and "wrote no output file" in rec.reason
+    err = capsys.readouterr().err
+    assert err.startswith("midib: error: ") and "wrote no output file" in err

@@ -7,6 +7,7 @@ Exit 0 when the tool's status is ok, 1 when it failed, timed out, crashed or is 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from midib.errors import MidibError
@@ -57,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
             f"{' (' + record.reason + ')' if record.reason else ''}; "
             f"{record.output_files}/{record.input_files} files, {record.wall_seconds:.1f} s, "
             f"{record.peak_memory_mb:.0f} MB peak -> {args.out / 'run.json'}")
-    print(line)
+    ok = record.status == "ok"
+    print(line if ok else f"midib: error: {line}", file=sys.stdout if ok else sys.stderr)
     if not record.input_untouched:
-        print(f"warning: the tool modified its input: {'; '.join(record.input_problems[:5])}")
-    return 0 if record.status == "ok" else 1
+        problems = record.input_problems
+        shown = "; ".join(p[:120] for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        print(f"midib: warning: the tool modified its input ({len(problems)} file(s), listed in "
+              f"run.json): {shown}", file=sys.stderr)
+    return 0 if ok else 1

@@ -44,6 +44,10 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+#: what a run folder holds (a run stopped before writing run.json holds only some of them)
+RUN_ENTRIES = frozenset({"run.json", "output", "logs", "work", "score", "mapping"})
+
+
 def prepare_folder(out: Path, bench: Benchmark, force: bool) -> RunFolder:
     """An empty run folder; refuses a non-empty one (unless force) and any overlap with BENCH."""
     out_abs, bench_abs = out.resolve(), bench.root.resolve()
@@ -54,6 +58,11 @@ def prepare_folder(out: Path, bench: Benchmark, force: bool) -> RunFolder:
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise MidibError(f"run folder {out} is not empty; choose another --out or add --force")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES)
+        if foreign and not (out / "run.json").is_file():
+            # --force replaces an earlier run, never a folder of someone's files
+            raise MidibError(f"{out} is not a midib run folder (it holds {', '.join(foreign[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}); refusing to delete it")
         shutil.rmtree(out)
     folder = RunFolder(out)
     for d in (folder.output_dir, folder.log_dir, folder.work_dir / "scratch"):
@@ -132,6 +141,10 @@ def execute(req: RunRequest) -> RunRecord:
         _run_child(req, adapter, folder, bench, record)
     _verify_inputs(bench, folder, expected, record)
     record.output_files = sum(1 for p in folder.output_dir.rglob("*") if p.is_file())
+    if record.status == "ok" and record.input_files and not record.output_files:
+        # exit 0 with nothing written is no de-identification: a wrong {output} placeholder,
+        # a tool writing beside its input; counted as a failure, not as an empty success
+        record.status, record.reason = "failed", "the tool reported success but wrote no output file"
     if not req.keep_work:
         shutil.rmtree(folder.work_dir, ignore_errors=True)
     write_record(folder, record)

@@ -106,6 +106,17 @@ class Benchmark:
                                      f"newer than this midib understands ({MANIFEST_VERSION})")
         return data
 
+    def fingerprint(self) -> str:
+        """A short id of the benchmark's data: its input files' digests (every generated or
+        imported manifest lists them) and its answer-key profile. Two copies of one benchmark,
+        or two generations with the same seed, share it; any other benchmark does not.
+        Recorded in each score so that `midib compare` refuses scores of different data."""
+        data = self.manifest()
+        basis = {k: data.get(k) for k in ("input_sha256", "profile", "preset", "seed", "source")}
+        if not basis["input_sha256"]:      # an older manifest without digests: the whole of it
+            basis = data
+        return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
+
     def write_manifest(self, data: dict[str, Any]) -> None:
         body = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **data}
         self.manifest_path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -93,3 +94,37 @@ def test_unrelated_runs_and_unscored_runs_are_user_errors(tmp_path, runs, capsys
     failed = make_run(tmp_path / "failed", "t", [], status="failed", scored=False)
     assert main(["compare", str(runs["base"]), str(failed)]) == 2
     assert "has no score" in capsys.readouterr().err
+
+
+def _stamp(run: Path, **fields) -> None:
+    path = run / "score" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update(fields)
+    path.write_text(json.dumps(summary))
+
+
+def test_scores_of_different_benchmarks_or_profiles_are_refused(runs, capsys):
+    """Check ids are ledger numbers, shared by every benchmark: two scores of different data
+    once compared as 5,879 "newly failing" checks, exit 1."""
+    _stamp(runs["base"], benchmark_id="aaaa", profile="midi-b")
+    _stamp(runs["leak"], benchmark_id="bbbb", profile="midi-b")
+    assert main(["compare", str(runs["base"]), str(runs["leak"])]) == 2
+    assert "different benchmarks" in capsys.readouterr().err
+    _stamp(runs["leak"], benchmark_id="aaaa", profile="basic")
+    assert main(["compare", str(runs["base"]), str(runs["leak"])]) == 2
+    assert "different profiles" in capsys.readouterr().err
+    _stamp(runs["leak"], benchmark_id="aaaa", profile="midi-b")
+    assert main(["compare", str(runs["base"]), str(runs["leak"])]) == 1     # same data: the gate
+
+
+def test_the_benchmark_id_follows_the_data_not_the_folder(mini_bench: Path, tmp_path: Path) -> None:
+    import shutil
+    from midib.benchmark import Benchmark
+    copy = tmp_path / "copy"
+    shutil.copytree(mini_bench, copy)
+    assert Benchmark(copy).fingerprint() == Benchmark(mini_bench).fingerprint()
+    manifest = json.loads((copy / "benchmark.json").read_text())
+    name = sorted(manifest["input_sha256"])[0]
+    manifest["input_sha256"][name] = "0" * 64
+    (copy / "benchmark.json").write_text(json.dumps(manifest))
+    assert Benchmark(copy).fingerprint() != Benchmark(mini_bench).fingerprint()

@@ -100,6 +100,14 @@ def compare_runs(base: ScoredRun, new: ScoredRun) -> Comparison:
     for run in (base, new):
         if not run.scored:
             raise MidibError(f"{run.root} has no score (status {run.status}); run 'midib score' first")
+    ids = [(run.summary or {}).get("benchmark_id") for run in (base, new)]
+    if all(ids) and ids[0] != ids[1]:
+        raise MidibError(f"{base.root} and {new.root} were scored against different benchmarks "
+                         f"(ids {ids[0]} and {ids[1]}): their checks cannot be compared")
+    profiles = [(run.summary or {}).get("profile") for run in (base, new)]
+    if all(profiles) and profiles[0] != profiles[1]:
+        raise MidibError(f"{base.root} and {new.root} were scored under different profiles "
+                         f"({profiles[0]} and {profiles[1]}): their checks cannot be compared")
     b, n = _per_check(base.results()), _per_check(new.results())
     if len(b) and len(n) and not b.index.intersection(n.index).size:
         raise MidibError(f"{base.root} and {new.root} share no check id: were they scored "

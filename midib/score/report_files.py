@@ -27,7 +27,7 @@ def build_summary(result: ScoreResult, bench: Benchmark, run: RunFolder, formula
     m = result.match
     summary: dict[str, Any] = {
         "format": SUMMARY_FORMAT, "version": SUMMARY_VERSION, "midib_version": __version__,
-        "benchmark": str(bench.root), "run": str(run.run_dir),
+        "benchmark": str(bench.root), "benchmark_id": bench.fingerprint(), "run": str(run.run_dir),
         "tool": dict(run.run_info.get("tool") or {"name": run.output_root.name, "version": None}),
         "profile": result.profile, "formula": formula, **summarize(result.sink.tally),
         "matching": {"method": m.methods_used(), "matched": len(m.pairs),

@@ -68,3 +68,23 @@ def test_a_permission_error_anywhere_in_a_command_is_one_line(mini_bench: Path, 
     monkeypatch.setattr(Path, "mkdir", refuse)
     code = main(["run", str(mini_bench), "--tool", "identity", "--out", str(tmp_path / "ro" / "run")])
     one_line(capsys, code, "Permission denied")
+
+
+@pytest.mark.parametrize("argv,words", [
+    (lambda b, t: ["demo", "--preset", "huge", "--out", str(t / "d")], ["unknown preset 'huge'"]),
+    (lambda b, t: ["demo", "--tools", "identity,nosuch", "--out", str(t / "d")], ["nosuch"]),
+    (lambda b, t: ["demo", "--tools", ",", "--out", str(t / "d")], ["--tools names no tool"]),
+    (lambda b, t: ["generate", str(t / "d"), "--base", str(t / "empty")], ["nothing to plant"]),
+    (lambda b, t: ["report", str(b), "--bench", str(t / "nope"), "--out", str(t / "d" / "r.html")],
+     ["--bench", "not a midib benchmark"]),
+    (lambda b, t: ["run", str(b), "--cmd", " ", "--out", str(t / "d")], ["--cmd is empty"]),
+], ids=["demo-preset", "demo-unknown-tool", "demo-no-tool", "generate-empty-base", "report-bench",
+        "run-empty-cmd"])
+def test_wrong_arguments_are_one_line_and_nothing_is_made(mini_bench: Path, tmp_path: Path, capsys,
+                                                          argv, words) -> None:
+    """Each once went on: demo printed two error lines (or ran every tool for ``--tools ,``,
+    or skipped an unknown one with exit 0), generate made a benchmark of 0 checks, report
+    ignored a --bench that is not one, run called an empty --cmd "unknown tool ''"."""
+    (tmp_path / "empty").mkdir()
+    one_line(capsys, main(argv(mini_bench, tmp_path)), *words)
+    assert not (tmp_path / "d").exists()

@@ -25,6 +25,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="worker processes for generate and score (default: 1)")
 
 
+def check_tool_names(tools: list[str]) -> None:
+    """One line for an empty --tools (``,`` once ran every tool) or a name no adapter has
+    (once skipped with a note, exit 0); module:Class names are the registry's to load."""
+    from midib.run.registry import known_tools
+
+    if not tools:
+        raise MidibError("--tools names no tool; give a comma-separated list, e.g. identity,dicognito")
+    names = list(known_tools())
+    if unknown := [n for n in tools if n not in names and ":" not in n]:
+        raise MidibError(f"unknown tool(s) {', '.join(unknown)} in --tools; known tools: "
+                         f"{', '.join(names)} (or module:Class)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo, print the short table and the leaderboard's path."""
     from rich.console import Console
@@ -33,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise MidibError(f"--jobs must be at least 1, got {args.jobs}")
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools is not None else None
+    if tools is not None:
+        check_tool_names(tools)
     console = Console()
     result = run_demo(args.out, preset=args.preset, seed=args.seed, tools=tools, jobs=args.jobs,
                       work=args.work, console=console)

@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from midib.report.leaderboard import build_leaderboard, leaderboard_markdown
     from midib.report.loading import load_runs, refuse_overwriting
 
+    if args.bench is not None and not (args.bench / "benchmark.json").is_file():
+        raise MidibError(f"--bench {args.bench} is not a midib benchmark (no benchmark.json)")
     runs = load_runs(args.runs)
     refuse_overwriting(args.out, runs, "--out")
     if args.markdown:

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the tool, print a one-line summary, exit 0 only when the status is ok."""
     from midib.run.runner import RunRequest, execute
 
+    if args.cmd is not None and not args.cmd.strip():
+        raise MidibError("--cmd is empty; give the tool's command, e.g. 'mytool {input} {output}'")
     if args.timeout is not None and args.timeout <= 0:
         raise MidibError(f"--timeout must be positive, got {args.timeout}")
     req = RunRequest(benchmark=args.benchmark, out=args.out, tool=args.tool, template=args.cmd,

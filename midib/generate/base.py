@@ -73,6 +73,10 @@ class BaseSource:
             series = str(ds.get("SeriesInstanceUID", "")) or f"series-{study}"
             self.groups[pid][study].setdefault(series, []).append(path)
         self.total_studies = sum(len(s) for s in self.groups.values())
+        if not self.groups:
+            # an empty benchmark would score every tool 0 of 0 checks: say so instead
+            found = f"{len(self.skipped)} file(s), none of them DICOM" if self.skipped else "no files"
+            raise MidibError(f"--base folder {base} holds {found}: nothing to plant PHI into")
 
     def _skip(self, path: Path, reason: str) -> None:
         rel = path.relative_to(self.base).as_posix()

@@ -28,6 +28,7 @@ from rich.table import Table
 from midib.benchmark import Benchmark
 from midib.cli import COMMANDS, main
 from midib.errors import MidibError
+from midib.generate.presets import get_preset
 from midib.report.html import write_report
 from midib.report.leaderboard import BoardRow, build_leaderboard, leaderboard_markdown
 from midib.report.loading import load_runs
@@ -115,6 +116,7 @@ def run_demo(out: Path, preset: str = "mini", seed: int = 0, tools: Optional[lis
     console = console or Console()
     work = work or out / "work"
     bench, runs_dir = work / "bench", work / "runs"
+    get_preset(preset)                      # a wrong name is one line, before anything runs
     names = tool_names(tools)
     for folder in (out, work):   # before anything runs: a path under a file is one line, once
         folder.mkdir(parents=True, exist_ok=True)

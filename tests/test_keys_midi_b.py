@@ -202,6 +202,10 @@ def test_export_refuses_overwrite_and_unknown_format(tmp_path):
     assert main(["export-key", str(bench), "--out", str(tmp_path / "x.db")]) == 2
     assert (tmp_path / "x.db").read_text() == "keep me"
     assert main(["export-key", str(bench), "--format", "csv", "--out", str(tmp_path / "y")]) == 2
+    for own in (Benchmark(bench).manifest_path, Benchmark(bench).checks_path):   # even with --force
+        before = own.read_bytes()
+        assert main(["export-key", str(bench), "--force", "--out", str(own)]) == 2
+        assert own.read_bytes() == before
 
 
 def test_mapping_csv_round_trip_and_errors(tmp_path):

@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         raise MidibError(f"{out} exists; use --force to replace it")
     if out.resolve().is_relative_to(bench.input_dir.resolve()):
         raise MidibError(f"{out} is inside the benchmark input; write the key elsewhere")
+    if out.resolve() == bench.manifest_path.resolve() or out.resolve().is_relative_to(bench.key_dir.resolve()):
+        # --force once wrote the SQLite key over the benchmark's own manifest
+        raise MidibError(f"{out} is one of the benchmark's own files; write the key elsewhere")
     rows = write_midi_b_key(out, read_key(bench.checks_path))
     print(f"wrote {rows} answer_data rows to {out}")
     return 0

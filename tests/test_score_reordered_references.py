@@ -88,3 +88,21 @@ def test_a_reference_replaced_by_a_stranger_still_fails(mini_bench: Path, oracle
     named = failed.observed.str.contains(stranger) | failed.reason.str.contains(stranger)
     assert len(failed) and named.any(), failed[["path", "reason"]].head().to_string()
     assert set(failed.action) <= {"uid_consistent", "uid_reference", "uid_references"}
+
+
+def test_a_reference_gone_with_a_removable_sequence_is_no_failure(mini_bench: Path, oracle: Path,
+                                                                  tmp_path: Path) -> None:
+    """PS3.15 lets a tool remove Request Attributes Sequence (X): the key's checks inside it
+    passed, but the uid_references rule failed "(0040,0275)[0](0020,000d) removed" (PixelMed)."""
+    run = tmp_path / "run"
+    shutil.copytree(oracle, run)
+    removed = 0
+    for path in sorted((run / "output").rglob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        if "RequestAttributesSequence" in ds:
+            del ds.RequestAttributesSequence
+            ds.save_as(path)
+            removed += 1
+    assert removed
+    rows = _uid_rows(mini_bench, run, tmp_path / "score")
+    assert rows.passed.all(), rows[~rows.passed][["action", "reason"]].head().to_string()

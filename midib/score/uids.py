@@ -17,7 +17,7 @@ from typing import Any, Union
 from midib.answer_key import Check
 from midib.ledger import LedgerEntry
 from midib.score.checks import IdMaps, link
-from midib.score.checks.uids import uid_problem
+from midib.score.checks.uids import removable_parent, uid_problem
 from midib.score.observation import OutputRecord, generic_key
 from midib.score.rows import rule_row
 from midib.score.verdict import Verdict
@@ -132,6 +132,8 @@ def _references(inst, rec, like, known, maps: IdMaps) -> dict[str, Any] | None:
     problems = []
     for key, old in refs:
         new = value_at(rec, key)
+        if new is None and removable_parent(key):
+            continue   # gone with a sequence the profile lets a tool remove (as uid_consistent)
         if new is None:
             problems.append(f"{key} removed")
         elif new not in maps.primary[old] and not _in_another_item(rec, key, maps.primary[old]):

@@ -44,6 +44,8 @@ class ToolAdapter(abc.ABC):
     name: str = ""
     description: str = ""
     needs_answer_key: bool = False      # only the oracle baseline
+    #: the ``--set`` keys the adapter reads; None: any (a third-party adapter that did not say)
+    options_accepted: Optional[frozenset[str]] = None
 
     def configure(self, options: dict[str, str]) -> None:
         """Receive the ``--set`` options before ``available()`` is asked (an option may be what

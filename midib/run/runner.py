@@ -70,6 +70,16 @@ def prepare_folder(out: Path, bench: Benchmark, force: bool) -> RunFolder:
     return folder
 
 
+def check_options(adapter: ToolAdapter, options: dict[str, str]) -> None:
+    """One line for a --set key the adapter never reads: a typo (``--set recpie=basic``) was
+    recorded in run.json and the tool ran with its defaults, the user none the wiser."""
+    accepted = adapter.options_accepted
+    if accepted is None or not (unknown := sorted(set(options) - accepted)):
+        return
+    takes = f"its options: {', '.join(sorted(accepted))}" if accepted else "it takes no options"
+    raise MidibError(f"{adapter.name}: unknown --set option {', '.join(unknown)}; {takes}")
+
+
 def resolve_adapter(req: RunRequest) -> ToolAdapter:
     """The adapter to run; an unloadable one becomes an adapter reporting why it is unavailable."""
     if req.template:
@@ -125,6 +135,7 @@ def execute(req: RunRequest) -> RunRecord:
     if not bench.input_dir.is_dir():
         raise MidibError(f"benchmark {bench.root} has no input/ folder")
     adapter = resolve_adapter(req)
+    check_options(adapter, req.options)
     adapter.configure(dict(req.options))
     folder = prepare_folder(req.out, bench, req.force)
     record = RunRecord(benchmark=str(bench.root.resolve()), options=dict(req.options),

@@ -24,6 +24,7 @@ MIDIB_RECIPE = Path(__file__).resolve().parents[2] / "data" / "deid" / "deid.mid
 
 class DeidAdapter(PythonPackageAdapter):
     name = "deid"
+    options_accepted = frozenset({"recipe", "remove_private"})
     module, distribution = "deid", "deid"
     description = "pydicom/deid header recipes (default recipe; --set recipe=midib|PATH)"
 

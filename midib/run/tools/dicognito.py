@@ -18,6 +18,7 @@ from midib.run.tools.command import run_inherited
 
 class DicognitoAdapter(PythonPackageAdapter):
     name = "dicognito"
+    options_accepted = frozenset({"seed", "keep", "burned_in"})
     module, distribution = "dicognito", "dicognito"
     description = "dicognito (python -m dicognito), seeded"
 

@@ -31,6 +31,7 @@ LAUNCH = ("import json, sys; from dicomanonymizer.anonymizer import anonymize; "
 
 class DicomAnonymizerAdapter(PythonPackageAdapter):
     name = "dicom-anonymizer"
+    options_accepted = frozenset({"keep_private"})
     module, distribution = "dicomanonymizer", "dicom-anonymizer"
     description = "dicom-anonymizer, per folder in one process (it is not recursive)"
 

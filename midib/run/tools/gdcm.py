@@ -91,6 +91,7 @@ class GdcmAnonAdapter(ToolAdapter):
     """gdcmanon over the whole input, resuming after any file it refuses."""
 
     name = "gdcmanon"
+    options_accepted = frozenset({"mode", "root_uid"})
     description = "GDCM gdcmanon: PS3.15 Basic Profile (-e, encrypted originals) or --dumb"
 
     def available(self) -> tuple[bool, str]:

@@ -17,6 +17,7 @@ from midib.run.adapter import RunContext, ToolAdapter, ToolOutcome
 
 class IdentityAdapter(ToolAdapter):
     name = "identity"
+    options_accepted = frozenset()
     description = "baseline: copies every input file unchanged (no privacy, full utility)"
 
     def available(self) -> tuple[bool, str]:

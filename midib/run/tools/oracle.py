@@ -87,6 +87,7 @@ def load_truth(bench: Benchmark) -> tuple[dict[str, list[Check]], dict[str, set[
 
 class OracleAdapter(ToolAdapter):
     name = "oracle"
+    options_accepted = frozenset()
     description = "baseline: applies the answer key (perfect de-identifier; reads the key)"
     needs_answer_key = True
 

@@ -71,6 +71,7 @@ class OrthancAdapter(ToolAdapter):
     """A private Orthanc started, used and stopped within one run."""
 
     name = "orthanc"
+    options_accepted = frozenset({"body", "keep_private", "netns", "job_timeout"})
     description = "Orthanc REST anonymizer (patient level), private server in a network namespace"
 
     def available(self) -> tuple[bool, str]:

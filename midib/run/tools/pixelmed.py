@@ -57,6 +57,7 @@ class PixelMedAdapter(ToolAdapter):
     """DeidentifyAndRedact run once over the whole input folder."""
 
     name = "pixelmed"
+    options_accepted = frozenset({"method", "private", "equipment", "codecs", "regions", "filenames"})
     description = "PixelMed DeidentifyAndRedact (Java): header de-identification + box redaction"
 
     def _jar(self) -> Path:

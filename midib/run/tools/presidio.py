@@ -23,6 +23,7 @@ DEFAULT_MODEL = "en_core_web_lg"
 
 class PresidioAdapter(ToolAdapter):
     name = "presidio"
+    options_accepted = frozenset({"model", "fill", "padding"})
     description = "presidio-image-redactor: burned-in text only (--set model=PATH)"
     options: dict[str, str] = {}
 

@@ -188,6 +188,7 @@ def attach_meta(src: Dataset, out: Dataset, path: Path) -> None:
 
 class StripAdapter(ToolAdapter):
     name = "strip"
+    options_accepted = frozenset({"pixels"})
     description = "baseline: keeps only what a valid object needs (full privacy, no utility)"
 
     def available(self) -> tuple[bool, str]:

@@ -183,6 +183,23 @@ def test_bad_answer_keys_are_one_line_errors(tmp_path, content, message):
         list(read_midi_b_key(tmp_path / "missing.db"))
 
 
+def test_a_bad_key_touches_no_out_folder(tmp_path, capsys):
+    """A key midib cannot read is refused before --out is touched: with --force it once
+    deleted the benchmark already there, and a failed import left a half-made folder."""
+    good = tmp_path / "good"
+    assert main(["import-key", str(tcia_key(tmp_path / "k.db")), "--out", str(good)]) == 0
+    before = sorted(p.relative_to(good) for p in good.rglob("*"))
+    (tmp_path / "bad.db").write_bytes(b"not a database at all, just text" * 10)
+    assert main(["import-key", str(tmp_path / "bad.db"), "--out", str(good), "--force"]) == 2
+    assert sorted(p.relative_to(good) for p in good.rglob("*")) == before
+    con = sqlite3.connect(tmp_path / "empty.db")
+    con.execute("CREATE TABLE answer_data (x TEXT)")
+    con.close()
+    assert main(["import-key", str(tmp_path / "empty.db"), "--out", str(tmp_path / "new")]) == 2
+    assert not (tmp_path / "new").exists()
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_corrupt_answer_data_json_names_the_row(tmp_path):
     db = tcia_key(tmp_path / "k.db")
     con = sqlite3.connect(db)

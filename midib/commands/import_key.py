@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from midib.errors import MidibError
+
+if TYPE_CHECKING:
+    from midib.benchmark import Benchmark
 
 HELP = "Turn an official MIDI-B answer key (SQLite) into a midib benchmark folder."
 
@@ -27,18 +31,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # imported here: the MIDI-B reader brings pandas (~100 MB), and the CLI builds every
     # command's parser on each call, `midib score` included
+    from midib.benchmark import Benchmark
+    from midib.keys.mapping_csv import read_mapping
+    from midib.keys.midi_b_read import read_midi_b_key
+
+    bench = Benchmark(args.out)
+    # read what can be refused before --out is touched: a bad key or mapping with --force once
+    # deleted the benchmark there first, and a failure left a half-made answer_key/ behind
+    next(iter(read_midi_b_key(args.key)), None)
+    mappings = {name: read_mapping(p) for name, p in
+                (("uid", args.uid_mapping), ("patid", args.patid_mapping)) if p}
+    _prepare(bench.root, args.force)
+    try:
+        return _import(args, bench, mappings)
+    except BaseException:
+        shutil.rmtree(bench.root, ignore_errors=True)   # made empty by _prepare: only ours
+        raise
+
+
+def _import(args: argparse.Namespace, bench: "Benchmark", mappings: dict) -> int:
+    """Write the key, the ledger derived from it, the profile, mappings and the manifest."""
     from midib import __version__
     from midib.answer_key import write_key
-    from midib.benchmark import Benchmark
-    from midib.keys.mapping_csv import read_mapping, write_mapping
+    from midib.keys.mapping_csv import write_mapping
     from midib.keys.midi_b_read import ledger_from_checks, read_midi_b_key
     from midib.keys.profile import load_profile
     from midib.ledger import write_ledger
 
-    bench = Benchmark(args.out)
-    _prepare(bench.root, args.force)
-    mappings = {name: read_mapping(p) for name, p in
-                (("uid", args.uid_mapping), ("patid", args.patid_mapping)) if p}
     counts = _Counter()
     n_checks = write_key(bench.checks_path, counts.watch(read_midi_b_key(args.key)),
                          {"profile": "midi-b", "source": "midi-b-key"})

@@ -72,3 +72,11 @@ def test_a_foreign_results_table_is_one_line_not_a_clean_run(copy: Path, tmp_pat
     pd.DataFrame({"a": [1, 2, 3]}).to_parquet(copy / "score" / "results.parquet")
     code = main(["report", str(copy), "--out", str(tmp_path / "r.html")])
     one_line(capsys, code, "lacks check_id, action, passed")
+
+
+def test_a_markdown_that_cannot_be_written_leaves_no_html(copy: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "afile").write_text("a file\n")
+    code = main(["report", str(copy), "--out", str(tmp_path / "r.html"),
+                 "--markdown", str(tmp_path / "afile" / "x.md")])
+    one_line(capsys, code, "--markdown")
+    assert not (tmp_path / "r.html").exists()

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwriting(args.out, runs, "--out")
     if args.markdown:
         refuse_overwriting(args.markdown, runs, "--markdown")
+        if args.markdown.is_dir() or not _folder_for(args.markdown):
+            raise MidibError(f"cannot write --markdown {args.markdown}: not a file in a folder")
     out = write_report(runs, args.out, args.bench)
     if args.markdown:
         try:
@@ -44,3 +46,13 @@ def run(args: argparse.Namespace) -> int:
             raise MidibError(f"cannot write {args.markdown}: {e.strerror}") from e
     print(f"report: {out}")
     return 0
+
+
+def _folder_for(path: Path) -> bool:
+    """Whether ``path``'s folder exists or can be made (checked before the HTML is written, so
+    a --markdown that cannot be written leaves no report half done)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return True

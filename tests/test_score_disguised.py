@@ -65,9 +65,11 @@ def test_utf16_text_in_a_private_blob_is_found(bench: Path, tmp_path: Path) -> N
         block = ds.private_block(0x0011, "WINDOWS", create=True)
         block.add_new(0x01, "OB", b"\x01\x02" + "Springfield General Hospital".encode("utf-16-le") + b"\x00\x00")
         block.add_new(0x02, "OB", "JOHN DOE".encode("utf-16-be"))
+        block.add_new(0x03, "OB", b"\x01" + "JOHN DOE".encode("utf-32-le"))     # UTF-32 too
     found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(blob)))[0])
     assert found[found.path == '(0011,"WINDOWS",01)'].reason.str.contains("Springfield").sum() == 2
     assert found[found.path == '(0011,"WINDOWS",02)'].reason.str.contains("DOE").sum() == 2
+    assert found[found.path == '(0011,"WINDOWS",03)'].reason.str.contains("DOE").sum() == 2
 
 
 def test_a_private_ui_holding_a_name_is_a_leak_not_only_an_invalid_uid(bench: Path, tmp_path: Path) -> None:
@@ -330,6 +332,7 @@ def test_text_runs_of_long_data_are_those_of_the_plain_search(base: str) -> None
     buf = bytearray({"zeros": bytes(n), "random": rng.randbytes(n),
                      "text": (b"slice ok\x00\x01" * n)[:n]}[base])
     words = [b"DOE^JOHN", "Doe John".encode("utf-16-le"), "MRN 123".encode("utf-16-be"), b"ab",
+             "Arellano".encode("utf-32-le"), "Emily U".encode("utf-32-be"),
              b"\x00A\x00B\x00C\x00D\x00E", b"A\x00B\x00C\x00D\x00E\x00F", "\xc9lise".encode("latin-1")]
     for _ in range(300):
         w = rng.choice(words)
@@ -339,6 +342,7 @@ def test_text_runs_of_long_data_are_those_of_the_plain_search(base: str) -> None
     data = bytes(buf)
     plain = [m.group(0).decode("latin-1").strip() for m in o._TEXT_RUN.finditer(data)]
     plain += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in o._UTF16_RUN.finditer(data)]
+    plain += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in o._UTF32_RUN.finditer(data)]
     expected = tuple(r for r in plain if r and o._texty(r))
     assert o.binary_strings(data) == expected
     assert any("HEADTEXT" in r for r in expected) and any("TAIL" in r for r in expected)

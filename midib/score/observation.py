@@ -47,6 +47,8 @@ BLOB_SWEEP_MAX = 16 * 1024 * 1024
 _TEXT_RUN = re.compile(rb"[\x20-\x7e\xc0-\xff]{4,}")
 #: UTF-16 text (what Windows software writes) in either byte order: printable ASCII and NULs in turn
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){4,}|(?:\x00[\x20-\x7e]){4,}")
+#: UTF-32 text (Python's ``encode("utf-32")``, some Java and C++ tools), either byte order
+_UTF32_RUN = re.compile(rb"(?:[\x20-\x7e]\x00\x00\x00){4,}|(?:\x00\x00\x00[\x20-\x7e]){4,}")
 #: bulk binary VRs: numbers, never text, but a private one may hide text (swept for its runs)
 BULK_VRS = frozenset({"OW", "OF", "OD", "OL", "OV"})
 SWEPT_VRS = TEXT_VRS | BINARY_TEXTLIKE
@@ -523,10 +525,10 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
 def binary_strings(data: bytes) -> tuple[str, ...]:
     """The runs of >= 4 printable characters in a binary value (what ``strings`` and
     ``strings -el``/``-eb`` show): a name in a private OB block or an encapsulated PDF is text
-    between bytes that are not, in one byte per character or in UTF-16."""
-    text, utf16 = _runs(data)
+    between bytes that are not, in one byte per character or in UTF-16 or UTF-32."""
+    text, wide = _runs(data)
     runs = [m.group(0).decode("latin-1").strip() for m in text]
-    runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in utf16]
+    runs += [m.group(0).replace(b"\x00", b"").decode("ascii").strip() for m in wide]
     return tuple(r for r in runs if r and _texty(r))
 
 
@@ -539,8 +541,8 @@ _ASCII_BYTES[0x20:0x7F] = True
 
 
 def _runs(data: bytes) -> tuple[list[re.Match[bytes]], list[re.Match[bytes]]]:
-    """The matches of :data:`_TEXT_RUN` and :data:`_UTF16_RUN` in ``data`` (the latter only
-    where it has a NUL), exactly as ``finditer`` over the whole of it gives them.
+    """The matches of :data:`_TEXT_RUN`, then of :data:`_UTF16_RUN` and :data:`_UTF32_RUN`
+    (only where it has NULs), exactly as ``finditer`` over the whole of ``data`` gives them.
 
     The UTF-16 pattern costs ~100 ns a byte in Python's regex engine whatever the bytes are,
     so a sparse file of zeros took a minute per 512 MB. For long data numpy marks where a
@@ -548,8 +550,10 @@ def _runs(data: bytes) -> tuple[list[re.Match[bytes]], list[re.Match[bytes]]]:
     on the clusters of such starts: every match starts at a marked position and covers only
     marked ones, so a cluster (starts less than 16 bytes apart) holds whole matches only."""
     if len(data) < _SCAN_BY_REGION:
-        return (list(_TEXT_RUN.finditer(data)),
-                list(_UTF16_RUN.finditer(data)) if b"\x00" in data else [])
+        wide = list(_UTF16_RUN.finditer(data)) if b"\x00" in data else []
+        if b"\x00\x00\x00" in data:
+            wide += _UTF32_RUN.finditer(data)
+        return list(_TEXT_RUN.finditer(data)), wide
     if all_zeros(data):                             # a sparse file's hole: nothing to find
         return [], []
     arr = np.frombuffer(data, dtype=np.uint8)
@@ -561,7 +565,13 @@ def _runs(data: bytes) -> tuple[list[re.Match[bytes]], list[re.Match[bytes]]]:
     ascii_, nul = _ASCII_BYTES[arr], arr == 0
     pair = (ascii_[:-1] & nul[1:]) | (nul[:-1] & ascii_[1:])      # "c\0" or "\0c" at j
     starts = pair[:-6] & pair[2:-4] & pair[4:-2] & pair[6:]
-    return found, _in_regions(_UTF16_RUN, data, starts, 8)
+    wide = _in_regions(_UTF16_RUN, data, starts, 8)
+    if b"\x00\x00\x00" in data:
+        nul3 = nul[:-2] & nul[1:-1] & nul[2:]                          # three NULs from j
+        quad = (ascii_[:-3] & nul3[1:]) | (nul3[:-1] & ascii_[3:])   # "c\0\0\0" or "\0\0\0c" at j
+        starts = quad[:-12] & quad[4:-8] & quad[8:-4] & quad[12:]
+        wide += _in_regions(_UTF32_RUN, data, starts, 16)
+    return found, wide
 
 
 def _in_regions(pattern: re.Pattern[bytes], data: bytes, starts: np.ndarray, width: int) -> list[re.Match[bytes]]:

@@ -5,7 +5,6 @@ command once printed a traceback (run, generate, import-key, demo, export-key --
 from __future__ import annotations
 
 import errno
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,10 @@ def afile(tmp_path: Path) -> Path:
     return path
 
 
-def _key(tmp_path: Path) -> Path:
+def _key(bench: Path, tmp_path: Path) -> Path:
+    """A readable MIDI-B key (import-key reads it before it touches --out)."""
     db = tmp_path / "k.db"
-    sqlite3.connect(db).close()
+    assert main(["export-key", str(bench), "--out", str(db)]) == 0
     return db
 
 
@@ -41,7 +41,7 @@ def _key(tmp_path: Path) -> Path:
     lambda bench, f, tmp: ["generate", str(f / "b"), "--preset", "mini"],
     lambda bench, f, tmp: ["demo", "--out", str(f), "--tools", "identity"],
     lambda bench, f, tmp: ["demo", "--out", str(tmp / "d"), "--work", str(f / "w"), "--tools", "identity"],
-    lambda bench, f, tmp: ["import-key", str(_key(tmp)), "--out", str(f / "x")],
+    lambda bench, f, tmp: ["import-key", str(_key(bench, tmp)), "--out", str(f / "x")],
 ], ids=["run", "generate", "demo-out", "demo-work", "import-key"])
 def test_an_out_under_a_file_is_one_line(mini_bench: Path, afile: Path, tmp_path: Path, capsys,
                                           argv) -> None:

@@ -163,3 +163,45 @@ def test_a_uid_gone_with_a_sequence_the_profile_lets_go_passes() -> None:
     assert not evaluate(check("uid_changed", {"value": old}, path=source_image), kept).passed
     assert memo_key(check("uid_changed", {"value": old}, path=source_image), Observed([])) is None
     assert memo_key(check("uid_changed", {"value": old}, path="(0008,0018)"), Observed([])) is not None
+
+
+def _interval(date_out: str, ref_date_out: str, ref_time_out: str | None, planted_ref_time: str | None):
+    """The date_interval verdict for a date planted 20040201 against a study planted
+    20040101 at 16:00 (when ``planted_ref_time``), as a tool wrote them."""
+    ref_elems = {"(0008,0020)": [Element("(0008,0020)", "DA", (ref_date_out,))]}
+    if ref_time_out is not None:
+        ref_elems["(0008,0030)"] = [Element("(0008,0030)", "TM", (ref_time_out,))]
+    expected = {"value": "20040201", "reference": "20040101", "reference_path": "(0008,0020)",
+                "reference_instance": "9.9"}
+    if planted_ref_time:
+        expected.update(reference_time=planted_ref_time, reference_time_path="(0008,0030)")
+    c = check("date_interval", expected, path="(0008,0012)")
+    return evaluate(c, Observed([Element("(0008,0012)", "DA", (date_out,))], OutputRecord(file="a.dcm"),
+                                lookup={"9.9": OutputRecord(file="b.dcm", elements=ref_elems)}.get))
+
+
+def test_a_date_and_time_offset_that_crosses_midnight_keeps_the_interval() -> None:
+    """dicognito moves dates and times together (-10 days 4 hours here): the study at 16:00
+    lands on day -10 at 12:00, a date without a time (midnight) on day -11 at 20:00."""
+    v = _interval("20040121", "20031222", "120000", "160000")
+    assert v.passed and "across midnight" in v.reason
+    assert _interval("20040122", "20031222", "120000", "160000").passed      # day -10: also one offset
+    bad = _interval("20040120", "20031222", "120000", "160000")              # day -12: no offset gives it
+    assert not bad.passed and "interval changed" in bad.reason
+
+
+def test_without_the_times_a_one_day_difference_still_fails() -> None:
+    assert not _interval("20040121", "20031222", None, "160000").passed      # the tool removed StudyTime
+    assert not _interval("20040121", "20031222", "120000", None).passed      # a key without the time
+    assert not _interval("20040121", "20031222", "160000", "160000").passed  # a whole-day shift
+
+
+def test_the_patient_rule_takes_two_neighbouring_shifts_of_one_offset_only() -> None:
+    from midib.score.dates import shift_rows
+    counts = {"P1": {-10: 5, -11: 2}}
+    offset = {"P1": {round(-10.25 * 86400)}}
+    assert shift_rows(counts, {}, offset)[0]["passed"]
+    assert not shift_rows(counts, {}, None)[0]["passed"]                              # no times known
+    assert not shift_rows(counts, {}, {"P1": {-10 * 86400}})[0]["passed"]             # whole days
+    assert not shift_rows(counts, {}, {"P1": {round(-10.25 * 86400), -3 * 86400}})[0]["passed"]
+    assert not shift_rows({"P1": {-10: 5, -13: 1}}, {}, offset)[0]["passed"]

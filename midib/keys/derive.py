@@ -27,6 +27,7 @@ from midib.keys.rules import Decision, decide, is_date, is_temporal, uid_scope
 from midib.tagpath import TagPath
 
 STUDY_DATE = "(0008,0020)"
+STUDY_TIME = "(0008,0030)"
 _DICOM_ACTIONS = frozenset({"text_retained", "tag_retained", "pixels_retained", "text_notnull",
                             "deid_recorded", "uid_consistent"})
 
@@ -44,12 +45,15 @@ class LedgerIndex:
     first_study: dict[str, tuple[str, str]] = field(default_factory=dict)  # pid -> (date, instance)
     boxes: dict[str, list[tuple[list[int], int]]] = field(default_factory=dict)
     kept: set[tuple[str, str]] = field(default_factory=set)   # (pid, normalised retained value)
+    study_times: dict[str, str] = field(default_factory=dict)   # instance -> planted StudyTime
 
     def add(self, e: LedgerEntry) -> None:
         if e.role == "phi" and e.path == STUDY_DATE and e.value:
             best = self.first_study.get(e.patient_id)
             if best is None or e.value < best[0]:
                 self.first_study[e.patient_id] = (e.value, e.instance)
+        if e.role == "phi" and e.path == STUDY_TIME and e.value:
+            self.study_times[e.instance] = e.value
         if e.channel == "pixel" and e.role == "phi" and e.box:
             self.boxes.setdefault(e.instance, []).append((list(e.box), int(e.frame or 0)))
         if self.profile is not None and e.value and retained_by_key(e, self.profile):
@@ -257,9 +261,13 @@ def _clean_checks(e: LedgerEntry, rule: str, index: LedgerIndex,
         yield _check(e, "date_shifted", {"value": e.value}, **ps)
         ref = index.first_study.get(e.patient_id)
         if ref and is_date(e.vr, e.kind) and not (ref[1] == e.instance and e.path == STUDY_DATE):
-            yield _check(e, "date_interval", {"value": e.value, "reference": ref[0],
-                                              "reference_path": STUDY_DATE,
-                                              "reference_instance": ref[1]}, **ps)
+            expected = {"value": e.value, "reference": ref[0], "reference_path": STUDY_DATE,
+                        "reference_instance": ref[1]}
+            if ref_time := index.study_times.get(ref[1]):
+                # a tool shifting date and time together by days and hours moves a date across
+                # midnight: the reference's time tells such a shift from a broken interval
+                expected.update(reference_time=ref_time, reference_time_path=STUDY_TIME)
+            yield _check(e, "date_interval", expected, **ps)
     elif e.channel == "free_text" and e.context:
         yield _check(e, "text_cleaned", _cleaned(e), **ps)
     else:

@@ -14,24 +14,32 @@ dummy and the original is no shift at all.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from midib.answer_key import Check
 from midib.score.observation import OutputRecord
 from midib.score.rows import rule_row
 from midib.score.uids import value_at
-from midib.score.values import dicom_date
+from midib.score.values import dicom_date, dicom_moment, whole_days_around
 from midib.score.verdict import Verdict
 
 PlantedDates = dict[str, list[tuple[str, str, str]]]   # instance -> [(path key, old, patient)]
 
 
+STUDY_DATE, STUDY_TIME = "(0008,0020)", "(0008,0030)"
+Offsets = dict[str, set[int]]   # patient -> date-and-time shifts of its studies, in seconds
+
+
 def shifts_by_patient(pairs: Union[Mapping[str, OutputRecord], Iterable[tuple[str, OutputRecord]]],
-                      dates: Mapping[str, list[tuple[str, str, str]]]) -> dict[str, dict[int, int]]:
+                      dates: Mapping[str, list[tuple[str, str, str]]],
+                      study_times: Optional[Mapping[str, str]] = None,
+                      offsets: Optional[Offsets] = None) -> dict[str, dict[int, int]]:
     """patient -> {shift in days: how many dates moved by it} (removed dates ignored); the
-    pairs as instance -> record, or a stream of them."""
+    pairs as instance -> record, or a stream of them. With the planted StudyTimes
+    (instance -> time), ``offsets`` is filled with each study's date-and-time shift."""
     shifts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for inst, rec in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         for key, old, patient in dates.get(inst, []):
@@ -39,25 +47,44 @@ def shifts_by_patient(pairs: Union[Mapping[str, OutputRecord], Iterable[tuple[st
             a, b = dicom_date(old), dicom_date(new) if new else None
             if a is not None and b is not None:
                 shifts[patient][(b - a).days] += 1
+                if offsets is not None and key == STUDY_DATE and study_times and inst in study_times:
+                    before = dicom_moment(old, study_times[inst])
+                    after = dicom_moment(new or "", value_at(rec, STUDY_TIME) or "")
+                    if before is not None and after is not None:
+                        offsets.setdefault(patient, set()).add(round((after - before).total_seconds()))
     return shifts
 
 
 def date_rows(pairs: dict[str, OutputRecord], dates: PlantedDates,
-              first_check_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+              first_check_of_patient: dict[str, Check],
+              study_times: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
     """One row per patient with dates seen: pass when every date moved by the same shift."""
-    return shift_rows(shifts_by_patient(pairs, dates), first_check_of_patient)
+    offsets: Offsets = {}
+    return shift_rows(shifts_by_patient(pairs, dates, study_times, offsets), first_check_of_patient,
+                      offsets)
 
 
-def shift_rows(shifts: dict[str, dict[int, int]],
-               first_check_of_patient: dict[str, Check]) -> list[dict[str, Any]]:
+def shift_rows(shifts: dict[str, dict[int, int]], first_check_of_patient: dict[str, Check],
+               offsets: Optional[Offsets] = None) -> list[dict[str, Any]]:
     """:func:`date_rows` from the shifts already counted (the scorer counts them right after
-    matching, so the matched records need not keep every date until the end)."""
+    matching, so the matched records need not keep every date until the end).
+
+    Two neighbouring day shifts are one shift when the patient's studies all moved by one
+    date-and-time offset of days and hours (``offsets``, from the planted StudyTimes): such an
+    offset moves the dates whose time is past the hours by one day less (dicognito does this)."""
     rows = []
     for patient, counts in sorted(shifts.items()):
         shown = ", ".join(f"{d:+d} days x{n}" for d, n in sorted(counts.items()))
-        verdict = (Verdict.ok(shown) if len(counts) <= 1 else
-                   Verdict.fail(f"dates of one patient shifted by {len(counts)} different amounts",
-                                shown))
+        one = (offsets or {}).get(patient)
+        if len(counts) > 1 and one and max(one) - min(one) <= 1 and \
+                set(counts) <= whole_days_around(dt.timedelta(seconds=min(one))):
+            verdict = Verdict(True, 1.0, shown, f"one date-and-time offset of {min(one) / 86400:+.3f} "
+                                                "days moves some dates across midnight")
+        elif len(counts) <= 1:
+            verdict = Verdict.ok(shown)
+        else:
+            verdict = Verdict.fail(f"dates of one patient shifted by {len(counts)} different amounts",
+                                   shown)
         like = first_check_of_patient.get(patient)
         row = rule_row("dates", f"dates/{patient}", "dates_intervals", verdict, like=like,
                        category="best_practice", scope="patient")

@@ -346,8 +346,12 @@ class LedgerFacts:
     patids: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # + patient; only the dates the key expects shifted (see ledger_facts)
     dates: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    study_times: dict[str, str] = field(default_factory=dict)   # instance -> planted StudyTime
     paths: set[str] = field(default_factory=set)      # paths of planted identifiers and dates
 
+
+#: the planted StudyTime: with StudyDate, how far a tool moved a study in date and time
+STUDY_TIME = "(0008,0030)"
 
 #: distinct sweep keys remembered while the ledger is read: repeated values (a patient's name in
 #: every instance) are indexed once; forgetting only costs building an entry again (indexing one
@@ -413,6 +417,8 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
             facts.uids.setdefault(instance, []).append((key, intern(value.strip())))
         elif key == PATIENT_ID:
             facts.patids.setdefault(instance, []).append((key, intern(value.strip())))
+        elif key == STUDY_TIME:   # tells a date-and-time offset from broken intervals (dates.py)
+            facts.study_times[instance] = intern(value.strip())
         elif vr in ("DA", "DT") and dicom_date(value):
             rule_key = (path, vr, get("kind"), get("channel"))
             if (wanted := decided.get(rule_key)) is None:

@@ -139,8 +139,10 @@ def gather(records: Iterable[dict], on_retained: Callable[[Check], None],
             facts.wanted.add(generic_key(path))
         expected = rec.get("expected") or {}
         if action == "date_interval" and expected.get("reference_path"):
-            facts.refs.add(generic_key(expected["reference_path"]))
-            facts.wanted.add(generic_key(expected["reference_path"]))
+            for ref in (expected["reference_path"], expected.get("reference_time_path")):
+                if ref:
+                    facts.refs.add(generic_key(ref))
+                    facts.wanted.add(generic_key(ref))
         if action in PIXEL_ACTIONS:
             c = _check(rec)
             facts.pixel_checks.setdefault(intern(c.instance), []).append(

@@ -42,6 +42,7 @@ class InstanceRules:
     ledger: Any                                   # inputs.LedgerFacts
     swept: set[str] = field(default_factory=set)  # output files already swept (this process)
     date_shifts: Optional[dict[str, dict[int, int]]] = None  # counted after matching (dates.py)
+    date_offsets: Optional[dict[str, set[int]]] = None       # date-and-time shifts, seconds
 
     def rows_for(self, group: list[Check], failed: Collection[str], rec: OutputRecord) -> list[dict[str, Any]]:
         """UID, sweep and deid rows of the instance whose checks are ``group`` (``failed``: the
@@ -64,9 +65,10 @@ class InstanceRules:
         work units: :func:`midib.score.workunits.sweep_unit`)."""
         rows: list[dict[str, Any]] = []
         if self.date_shifts is not None:
-            rows += shift_rows(self.date_shifts, first_of_patient)
+            rows += shift_rows(self.date_shifts, first_of_patient, self.date_offsets)
         else:
-            rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient)
+            rows += date_rows(self.match.pairs, self.ledger.dates, first_of_patient,
+                              getattr(self.ledger, "study_times", None))
         for dup in self.match.duplicate_outputs:
             rows.append(rule_row("matching", f"matching/duplicate/{dup['file']}", "unique_output",
                                  Verdict.fail(f"second output for {dup['instance']} "

@@ -286,7 +286,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
         claimed = {rec.file for rec in match.pairs.values()}  # the unreadable are swept too
         unclaimed = [f for unit in units for f in unit if f not in claimed]
         del claimed, units
-        shifts = _keep_what_follows(match, ledger, facts, full)
+        shifts, offsets = _keep_what_follows(match, ledger, facts, full)
         full.close()
         clock.lap("match")
         ocr = pixelstage.OcrStats()
@@ -294,7 +294,8 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
                                                 run.output_root, opts.ocr, ocr, spill.pixels_path)
         clock.lap("pixels")
 
-    ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts)
+    ctx = InstanceRules(match, maps, reverse_map(maps), sweeper, ledger, date_shifts=shifts,
+                        date_offsets=offsets)
     judge = checkunits.Judge(run.output_root, frozenset(facts.wanted), match, maps, ctx, precomputed,
                              records=whole, ocr=opts.ocr)
     if facts.grouped and not opts.profile:  # units of the key file, judged in parallel
@@ -355,8 +356,9 @@ def _paired(match: MatchResult, full: Optional[Mapping[str, OutputRecord]]) -> I
 
 
 def _keep_what_follows(match: MatchResult, ledger: LedgerFacts, facts: keyfacts.KeyFacts,
-                       full: Optional[Mapping[str, OutputRecord]] = None) -> dict[str, dict[int, int]]:
-    """Count each patient's date shifts now, then keep of every matched record only the file and
+                       full: Optional[Mapping[str, OutputRecord]] = None
+                       ) -> tuple[dict[str, dict[int, int]], dict[str, set[int]]]:
+    """Count each patient's date shifts (and date-and-time offsets) now, then keep of every matched record only the file and
     what date_interval checks read of other instances (``facts.refs``): the slim records held
     every planted UID and date of every output (~3 KB each) until scoring ended."""
     keep, trimmed = frozenset(facts.refs), {}
@@ -365,9 +367,10 @@ def _keep_what_follows(match: MatchResult, ledger: LedgerFacts, facts: keyfacts.
         for inst, rec in _paired(match, full):
             trimmed[inst] = SlimRecord(rec.trimmed(keep))  # ~300 bytes, not ~800 with a dict
             yield inst, rec
-    shifts = shifts_by_patient(trimming(), ledger.dates)
+    offsets: dict[str, set[int]] = {}
+    shifts = shifts_by_patient(trimming(), ledger.dates, ledger.study_times, offsets)
     match.pairs = {inst: trimmed[inst] for inst in match.pairs}
-    return {patient: dict(counts) for patient, counts in shifts.items()}
+    return {patient: dict(counts) for patient, counts in shifts.items()}, offsets
 
 
 def source_reader(ex: Any, bench: Benchmark, sources: dict[str, Path]) -> SourceReader:

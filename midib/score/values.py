@@ -11,6 +11,7 @@ multi-valued elements value by value.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -162,6 +163,27 @@ def _dates_in(text: str) -> frozenset[dt.date]:
                 candidates = [(int(g["m"]), int(g["d"]))]
             found.update(d for y in years for mm, dd in candidates if (d := _valid_date(y, mm, dd)))
     return frozenset(found)
+
+
+_TM_VALUE = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
+
+
+def dicom_moment(date_text: str, time_text: str) -> dt.datetime | None:
+    """A DA value and a TM value (HH, HHMM, HHMMSS, a fraction) as one datetime, or None."""
+    day, time_text = dicom_date(date_text), (time_text or "").strip()
+    if day is None or not _TM_VALUE.match(time_text):
+        return None
+    digits, _, fraction = time_text.partition(".")
+    digits = digits.ljust(6, "0")
+    return dt.datetime(day.year, day.month, day.day, int(digits[:2]), int(digits[2:4]),
+                       int(digits[4:6])) + dt.timedelta(seconds=float("0." + (fraction or "0")))
+
+
+def whole_days_around(offset: dt.timedelta) -> set[int]:
+    """The whole-day shifts a date can show under one date-and-time ``offset``: -205 days 4 hours
+    moves 16:00 by -205 days and 02:00 by -206 (one value when the offset is whole days)."""
+    days = offset.total_seconds() / 86400
+    return {math.floor(days), math.ceil(days)}
 
 
 def dicom_date(value: Any) -> dt.date | None:

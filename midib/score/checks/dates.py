@@ -8,7 +8,7 @@ import re
 from midib.answer_key import Check
 from midib.score.checks import Observed, register
 from midib.score.observation import generic_key
-from midib.score.values import dates_in, dicom_date
+from midib.score.values import dates_in, dicom_date, dicom_moment, whole_days_around
 from midib.score.verdict import Verdict
 
 _TM = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
@@ -73,6 +73,31 @@ def date_interval(check: Check, observed: Observed) -> Verdict:
         return Verdict.fail(f"{which} not a valid date: "
                             f"{mine_text if mine is None else theirs_text!r}", observed.shown())
     if mine != theirs:
+        offset = _reference_offset(exp, ref_record, theirs_text)
+        if offset is not None and mine.days in whole_days_around(offset):
+            return Verdict(True, 1.0, observed.shown(),
+                           f"shifted by {mine.days} days, reference by {theirs.days}: one offset "
+                           f"of {_offset_text(offset)} (days and hours) moves a date across midnight")
         return Verdict.fail(f"interval changed: shifted by {mine.days} days, reference by "
                             f"{theirs.days} days", observed.shown())
     return Verdict.ok(observed.shown())
+
+
+def _reference_offset(exp: dict, ref_record, ref_date_out: str) -> dt.timedelta | None:
+    """How far the tool moved the reference study's date and time together, when the key knows
+    the planted StudyTime and the output still has one; None otherwise."""
+    planted = str(exp.get("reference_time") or "")
+    path = exp.get("reference_time_path")
+    if not planted or not path:
+        return None
+    found = ref_record.at(generic_key(path))
+    out_time = found[0].values[0] if found and found[0].values else ""
+    before = dicom_moment(str(exp.get("reference", "")), planted)
+    after = dicom_moment(ref_date_out, out_time)
+    return None if before is None or after is None else after - before
+
+
+def _offset_text(offset: dt.timedelta) -> str:
+    sign = "-" if offset < dt.timedelta(0) else "+"
+    total = abs(offset)
+    return f"{sign}{total.days} d {total.seconds // 3600} h {total.seconds % 3600 // 60} min"

@@ -253,3 +253,26 @@ def test_an_email_account_name_without_its_domain_is_found() -> None:
     assert hit == {"samuelkirk@example.net"}
     assert sweeper("contact jd at gmail", "LT", "x") == []     # too short to name anyone
     assert sweeper("samuel kirk", "LT", "x") == []             # not the account as written
+
+
+def test_a_value_cut_into_values_is_searched_joined_too() -> None:
+    from midib.score.observation import swept_texts
+    assert swept_texts("LO", ("SCOTT", "PARK")) == ("SCOTT", "PARK", "SCOTT PARK")
+    assert swept_texts("LO", ("ONE",)) == ("ONE",)
+    assert swept_texts("DA", ("20040101", "20050101")) == ("20040101", "20050101")
+    assert swept_texts("US", ("1", "2")) == ("1", "2")
+    sweeper = build_sweeper([entry("patient_name", "PARK^SCOTT", "PN", patient="P5", phi_class="names"),
+                             entry("patient_id", "MRN56576718", patient="P5"),
+                             entry("address", "443 Mcdaniel Stream, New Melissamouth, WA 85385", patient="P5")], [])
+    def found(values: tuple[str, ...]) -> set[str]:
+        return {sweeper.needle(n).whole for v in swept_texts("LO", values) for n, _ in sweeper(v, "LO", "x")}
+    assert found(("SCOTT", "PARK")) == {"PARK^SCOTT"}
+    assert found(("MRN5657", "6718")) == {"MRN56576718"}
+    assert found(("443 Mcdaniel Stream", "New Melissamouth, WA 85385")) == \
+        {"443 Mcdaniel Stream, New Melissamouth, WA 85385"}
+
+
+@pytest.mark.parametrize("vr,text", [("CS", "19700304"), ("AE", "19700304"),
+                                     ("UR", "https://pacs.example/q?dob=1970-03-04")])
+def test_a_date_in_a_code_string_title_or_url_is_found(vr: str, text: str) -> None:
+    assert found(text, vr) == {"19700304"}

@@ -443,7 +443,7 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
         if vr == "UI":
             record.uids.append(found)
         if scan is not None and (vr in TEXT_VRS or vr in BINARY_TEXTLIKE):
-            for value in values:
+            for value in swept_texts(vr, values):
                 for needle, text in scan(value, vr, c_path):
                     record.hits.append((needle, c_path, text[:200]))
 
@@ -520,6 +520,21 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
     if vr in ("OB", "OW", "OF", "OD", "OL", "OV"):
         return None
     return tuple(v.strip() if isinstance(v, str) else str(v) for v in split_values(value))
+
+
+#: the longest multi-valued text also searched with its values joined
+JOINED_MAX = 4096
+
+
+def swept_texts(vr: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """The texts the sweep searches in one element: each value, then, for a multi-valued text
+    element, the values joined by spaces. A name, an address or an MRN cut into values
+    (``SCOTT\\PARK``, ``443 Mcdaniel Stream\\New Melissamouth, WA 85385``, ``MRN5657\\6718``)
+    is still the value to a reader; dates and UIDs are searched value by value only."""
+    if len(values) < 2 or vr in ("DA", "DT", "TM", "UI") or vr not in TEXT_VRS:
+        return values
+    joined = " ".join(values)
+    return values if len(joined) > JOINED_MAX else (*values, joined)
 
 
 def binary_strings(data: bytes) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from pydicom.tag import BaseTag
 
 from midib.score.observation import (BINARY_NUMBERS, BINARY_TEXTLIKE, BLOB_SWEEP_MAX, BULK_VRS, DEFER, SKIP_TAGS,
                                      SWEPT_VRS, TEXT_VRS, PREAMBLE, Element, OutputRecord, Scanner,
-                                     _UNSPLIT, _values, binary_strings, blob_values, blob_vr,
+                                     _UNSPLIT, _values, binary_strings, blob_values, blob_vr, swept_texts,
                                      charset_codec, meta_values, pixel_header_runs)
 from midib.score.drawn import overlay_group
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
@@ -399,6 +399,6 @@ class _Walker:
         if scan is None:
             return
         for where, vr, values in self.to_sweep:
-            for value in values:
+            for value in swept_texts(vr, values):
                 for needle, text in scan(value, vr, where):
                     hits.append((needle, where, text[:200]))

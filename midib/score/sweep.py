@@ -67,7 +67,8 @@ _UID_TEXT = re.compile(r"[0-9.\s\x00]*")
 #: values of these VRs are numbers, times or ages: never names, IDs or UIDs
 _NUMERIC_VRS = frozenset({"DS", "IS", "TM", "AS", "DA", "DT", "US", "SS", "UL", "SL", "FL", "FD"})
 #: where a date can be written: its own VRs, free text, unknown bytes, file names ("")
-_DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN", "UN", "OB", ""})
+_DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN", "UN", "OB", "CS",
+                            "AE", "UR", ""})
 #: kinds never searched, matched as whole ``_``-separated words of the kind (a substring test
 #: skipped ``acquisition_datetime``, ``contribution_date_time`` for their "time", and would
 #: skip any ``image_...`` kind for its "age")

@@ -90,6 +90,28 @@ def test_a_truncated_or_hostile_fragment_list_never_raises() -> None:
     assert codestreams.pixel_header_payloads(huge, 0) == [b"big"]       # a length past the end
 
 
+def test_what_a_fragment_holds_besides_its_header_and_pixels_is_offered() -> None:
+    """A COM after the scan or past a megabyte of padding segments, bytes after EOI, a filled
+    basic offset table, a fragment of text: no decoder reads them, every reader of the bytes
+    does. Coded data (text-like bytes between the scan header and EOI) stays unread."""
+    item = lambda data: b"\xfe\xff\x00\xe0" + struct.pack("<L", len(data)) + data
+    coded = b"\x12John Doe\x34" * 10
+    scan = _segment(0xDB, b"\x00" * 65) + _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
+    late = b"\xff\xd8" + scan + coded + _segment(0xFE, b"after the scan") + b"\xff\xd9"
+    trailing = b"\xff\xd8" + scan + coded + b"\xff\xd9" + b"PARK^SCOTT"
+    padding = b"".join(_segment(0xE2, b"ICC_PROFILE\x00" + bytes(65000)) for _ in range(17))
+    deep = b"\xff\xd8" + padding + _segment(0xFE, b"past the padding") + scan + coded + b"\xff\xd9"
+    for frame, expected in ((late, b"after the scan"), (trailing, b"PARK^SCOTT"), (deep, b"past the padding")):
+        found = codestreams.pixel_header_payloads(item(b"") + item(frame), 0)
+        assert expected in found, (expected, found)
+        assert not any(b"John Doe" in p for p in found)
+    assert codestreams.pixel_header_payloads(item(b"PARK^SCOTT MRN5657") + item(late), 0)[0] == b"PARK^SCOTT MRN5657"
+    text = codestreams.pixel_header_payloads(item(b"") + item(late) + item(b"PARK^SCOTT MRN56576718"), 0)
+    assert b"PARK^SCOTT MRN56576718" in text
+    noise = codestreams.pixel_header_payloads(item(b"") + item(late) + item(bytes(range(256)) * 4), 0)
+    assert noise == [b"after the scan"]              # a continued frame's coded bytes: unread
+
+
 def _offered(path: Path) -> tuple[list, list]:
     """What the raw walker and the pydicom reference offer the sweep: (text, VR, where)."""
     def recorder(log: list):

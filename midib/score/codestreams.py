@@ -13,8 +13,9 @@ codestream) and ISO/IEC 15444-1 I.4 (JP2 boxes).
 
 from __future__ import annotations
 
+import re
 import struct
-from typing import Iterator
+from typing import Any, Iterator
 
 #: at most this many bytes of metadata are taken from one fragment, and this many fragments
 #: read: a hostile file of a million fragments must not stall scoring
@@ -34,8 +35,15 @@ _JPEG_SOS, _J2K_SOT, _J2K_COM = 0xDA, 0x90, 0x64
 
 def fragments(buf: bytes, pos: int) -> Iterator[bytes]:
     """The fragments of encapsulated pixel data whose items start at ``pos`` (the byte after
-    the PixelData element's undefined length), the basic offset table first. Stops at the
-    sequence delimiter or at the first thing that is not an item: never raises."""
+    the PixelData element's undefined length), the basic offset table first, each cut at
+    :data:`HEADER_MAX`. Stops at the sequence delimiter or at the first thing that is not an
+    item: never raises."""
+    for start, end in fragment_spans(buf, pos):
+        yield buf[start:min(end, start + HEADER_MAX)]
+
+
+def fragment_spans(buf: Any, pos: int) -> Iterator[tuple[int, int]]:
+    """[start, end) of each fragment (see :func:`fragments`), end clipped to the buffer."""
     n = len(buf)
     for _ in range(FRAGMENTS_MAX):
         if pos + 8 > n:
@@ -45,7 +53,7 @@ def fragments(buf: bytes, pos: int) -> Iterator[bytes]:
             return
         start = pos + 8
         pos = start + length
-        yield buf[start:min(pos, n, start + HEADER_MAX)]
+        yield start, min(pos, n)
 
 
 def header_payloads(fragment: bytes) -> list[bytes]:
@@ -64,10 +72,17 @@ def header_payloads(fragment: bytes) -> list[bytes]:
 
 
 def _jpeg(data: bytes) -> list[bytes]:
-    out, pos, n = [], 2, len(data)
+    return [bytes(data[start:end]) for marker, start, end in _jpeg_header(data)
+            if marker in _JPEG_TEXT_MARKERS]
+
+
+def _jpeg_header(data: Any) -> Iterator[tuple[int, int, int]]:
+    """(marker, payload start, payload end) of each segment of a JPEG's header, up to and
+    including its first SOS; stops at anything that is not a marker segment."""
+    pos, n = 2, len(data)
     while pos + 4 <= n:
         if data[pos] != 0xFF:
-            return out
+            return
         marker = data[pos + 1]
         if marker == 0xFF:          # fill bytes before a marker (T.81 B.1.1.2)
             pos += 1
@@ -76,12 +91,12 @@ def _jpeg(data: bytes) -> list[bytes]:
             pos += 2
             continue
         length = data[pos + 2] << 8 | data[pos + 3]
-        if marker in _JPEG_TEXT_MARKERS:
-            out.append(bytes(data[pos + 4:pos + 2 + length]))
-        if marker == _JPEG_SOS or length < 2:
-            return out
+        if length < 2:
+            return
+        yield marker, pos + 4, pos + 2 + length
+        if marker == _JPEG_SOS:
+            return
         pos += 2 + length
-    return out
 
 
 def _j2k(data: bytes) -> list[bytes]:
@@ -124,15 +139,74 @@ PAYLOAD_MAX = 16 * 1024 * 1024
 
 
 def pixel_header_payloads(buf: bytes, pos: int) -> list[bytes]:
-    """Every fragment's header payloads (:func:`header_payloads`), in file order, at most
+    """Every fragment's header payloads (:func:`header_payloads`) and what else it carries
+    besides coded pixels (:func:`hidden_payloads`), in file order, at most
     :data:`PAYLOAD_MAX` bytes of them: a hostile file of many fragments full of tiny segments
     costs no more than one large value."""
     out, total = [], 0
-    for fragment in fragments(buf, pos):
-        for payload in header_payloads(fragment):
+    for index, (start, end) in enumerate(fragment_spans(buf, pos)):
+        head = buf[start:min(end, start + HEADER_MAX)]
+        found = header_payloads(head) + hidden_payloads(buf, start, end, index == 0)
+        for payload in found:
             if payload:
                 out.append(payload)
                 total += len(payload) + 64          # a segment costs something however short
                 if total > PAYLOAD_MAX:
                     return out
     return out
+
+
+#: markers that cannot occur inside JPEG entropy-coded data (there 0xFF is followed by 0x00 or
+#: a restart marker): a COM or APPn segment anywhere after the scan header is a real segment
+_JPEG_LATE_SEGMENT = re.compile(rb"\xff[\xe0-\xef\xfe]")
+#: segments taken from one fragment's coded data, and bytes of its tail searched for EOI
+_LATE_SEGMENTS_MAX, _TAIL = 64, 64 * 1024
+
+
+def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
+    """What a fragment holds besides a codestream's header and coded pixels, where no decoder
+    looks and every reader of the bytes does:
+
+    * a JPEG's COM or APPn segments after its scan header (before EOI, or past a megabyte of
+      padding segments), and the bytes after its EOI;
+    * the basic offset table (the first item), which holds only 32-bit offsets;
+    * a fragment that is not the start of a codestream but reads as text (a frame continued
+      over fragments is coded data, not text, and is left alone)."""
+    data = memoryview(buf)[start:end]
+    if not len(data):
+        return []
+    head = bytes(data[:16])
+    if first and not head.startswith((_JPEG_SOI, _J2K_SOC, _JP2_SIGNATURE)):
+        return [bytes(data[:_TAIL])]       # the offset table (a frame there: no table at all)
+    if head.startswith(_JPEG_SOI):
+        out = []
+        scan = _jpeg_scan_start(data)
+        # from the scan's coded data, or from where the header reading stopped (a COM past a
+        # megabyte of padding segments is before the scan but beyond HEADER_MAX)
+        begin = HEADER_MAX if scan is None or scan > HEADER_MAX else scan
+        if begin < len(data):
+            for m in _JPEG_LATE_SEGMENT.finditer(data, begin):
+                if len(out) >= _LATE_SEGMENTS_MAX:
+                    break
+                at = m.start()
+                length = data[at + 2] << 8 | data[at + 3] if at + 4 <= len(data) else 0
+                out.append(bytes(data[at + 4:at + 2 + max(length, 2)][:HEADER_MAX]))
+        tail_at = max(0, len(data) - _TAIL)
+        tail = bytes(data[tail_at:])
+        eoi = tail.rfind(b"\xff\xd9")
+        if eoi >= 0 and tail[eoi + 2:].strip(b"\x00"):
+            out.append(tail[eoi + 2:])
+        return out
+    if head.startswith((_J2K_SOC, _JP2_SIGNATURE)):
+        return []
+    sample = bytes(data[:_TAIL])
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    return [sample] if printable >= 0.9 * len(sample) else []
+
+
+def _jpeg_scan_start(data: Any) -> int | None:
+    """Where a JPEG's first scan's coded data starts (after its SOS segment), or None."""
+    for marker, _, end in _jpeg_header(data):
+        if marker == _JPEG_SOS:
+            return end
+    return None

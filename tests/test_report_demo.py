@@ -96,3 +96,15 @@ def test_demo_end_to_end(tmp_path):
     first = [line for line in (out / "leaderboard.md").read_text().splitlines()
              if line.startswith("| 1 |")]
     assert first and "oracle" in first[0]
+
+
+def test_a_tool_that_cannot_run_is_a_plain_note(tmp_path):
+    """The runner says a failed run on stderr as an error line; in the demo it is one row's
+    note, not an error of the demo."""
+    from midib.report.demo import run_and_score
+    bench = tmp_path / "bench"
+    assert demo.main(["generate", str(bench), "--preset", "mini"]) == 0
+    note = run_and_score(bench, tmp_path / "runs" / "x", "identity", 1)
+    assert note == "identity: scored"
+    note = run_and_score(bench, tmp_path / "runs" / "p", "no_such_module:Tool", 1)
+    assert "unavailable" in note and not note.startswith("midib: error"), note

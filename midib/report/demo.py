@@ -100,7 +100,9 @@ def run_and_score(bench: Path, run_dir: Path, tool: str, jobs: int) -> str:
     if not (run_dir / "run.json").is_file():
         return f"{tool}: not run: {text.strip().splitlines()[-1] if text.strip() else code}"
     if code != 0:   # the runner's own line already names the tool and says why
-        return text.strip().splitlines()[-1] if text.strip() else f"{tool}: failed (exit {code})"
+        lines = text.strip().splitlines()
+        line = next((x for x in lines if x.startswith("midib: error: ")), lines[-1] if lines else "")
+        return line.removeprefix("midib: error: ") or f"{tool}: failed (exit {code})"
     argv = ["score", str(bench), str(run_dir)]
     argv += ["--jobs", str(jobs)] if accepts("score", "--jobs") else []
     try:

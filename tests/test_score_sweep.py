@@ -276,3 +276,13 @@ def test_a_value_cut_into_values_is_searched_joined_too() -> None:
                                      ("UR", "https://pacs.example/q?dob=1970-03-04")])
 def test_a_date_in_a_code_string_title_or_url_is_found(vr: str, text: str) -> None:
     assert found(text, vr) == {"19700304"}
+
+
+def test_an_address_is_found_by_its_lines_too() -> None:
+    sweeper = build_sweeper([entry("address", "443 Mcdaniel Stream, New Melissamouth, WA 85385",
+                                   patient="P6")], [])
+    def hit(text: str) -> bool:
+        return bool(relevant_hits([(n, "x", t) for n, t in sweeper(text, "LT", "x")], sweeper, "P6"))
+    assert hit("lives at 443 Mcdaniel Stream") and hit("moved from New Melissamouth")
+    assert hit("zip WA 85385")
+    assert not hit("Stream") and not hit("a new stream") and not hit("85385")

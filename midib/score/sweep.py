@@ -18,6 +18,7 @@ in output file and folder names. To stay useful it must not cry wolf:
   token, zero-padded or as an IS/DS number (``ID38851048``, ``0038851048``), and regrouped
   (``38-85-10-48``); a phone or social security number is also searched as its digits run
   together (``4000823654``) or regrouped: the digits are the identifier;
+* an address also by its lines (street, city, state and ZIP code), each as a whole;
 * every other value (station names, IDs, serials, accession numbers, institutions, addresses)
   is searched only as a whole: all its words in a row, case and punctuation ignored, so
   ``VARIAN-TPS2`` is found in ``varian tps2`` but not in ``Varian Medical Systems``;
@@ -392,6 +393,9 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
     for part in value.split("\\"):
         if _searchable(part):
             sweeper.add_words(part, e.kind, e.patient_id, e.phi_class)
+            if "address" in e.kind:
+                for piece in _address_parts(part):
+                    sweeper.add_words(piece, e.kind, e.patient_id, e.phi_class, part)
             if (digits := id_digits(part)) is not None:
                 sweeper.add_words(digits, e.kind, e.patient_id, e.phi_class, part)
             elif (local := _email_local_part(part)) is not None:
@@ -422,6 +426,16 @@ def _index_short_parts(sweeper: Sweeper, e: LedgerEntry, value: str, long: list[
 
 
 _PREFIXED_ID = re.compile(r"[A-Za-z]{1,6}[-_ #:]?(\d{6,})")
+
+
+def _address_parts(address: str) -> list[str]:
+    """The lines of an address written on one line (``443 Mcdaniel Stream``, ``New
+    Melissamouth``, ``WA 85385``): each names the place alone (HIPAA counts the street, the
+    city and the ZIP code). A line of one short word (``Apt``) is left to the whole value."""
+    pieces = [p.strip() for p in address.split(",")]
+    if len(pieces) < 2:
+        return []
+    return [p for p in pieces if _searchable(p) and (len(words(p)) >= 2 or len(p) >= 8)]
 
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-]+)@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

@@ -261,6 +261,7 @@ def test_a_value_cut_into_values_is_searched_joined_too() -> None:
     assert swept_texts("LO", ("ONE",)) == ("ONE",)
     assert swept_texts("DA", ("20040101", "20050101")) == ("20040101", "20050101")
     assert swept_texts("US", ("1", "2")) == ("1", "2")
+    assert swept_texts("DS", ("-125.3", "12.5")) == ("-125.3", "12.5")   # geometry: never one text
     sweeper = build_sweeper([entry("patient_name", "PARK^SCOTT", "PN", patient="P5", phi_class="names"),
                              entry("patient_id", "MRN56576718", patient="P5"),
                              entry("address", "443 Mcdaniel Stream, New Melissamouth, WA 85385", patient="P5")], [])

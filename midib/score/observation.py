@@ -524,6 +524,9 @@ def _values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
 
 #: the longest multi-valued text also searched with its values joined
 JOINED_MAX = 4096
+#: VRs whose values are never one text cut up: dates, times, UIDs, numbers (geometry: every
+#: image's position and orientation would be one more distinct string to search)
+_NOT_JOINED = frozenset({"DA", "DT", "TM", "UI", "DS", "IS", "AS"})
 
 
 def swept_texts(vr: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -531,7 +534,7 @@ def swept_texts(vr: str, values: tuple[str, ...]) -> tuple[str, ...]:
     element, the values joined by spaces. A name, an address or an MRN cut into values
     (``SCOTT\\PARK``, ``443 Mcdaniel Stream\\New Melissamouth, WA 85385``, ``MRN5657\\6718``)
     is still the value to a reader; dates and UIDs are searched value by value only."""
-    if len(values) < 2 or vr in ("DA", "DT", "TM", "UI") or vr not in TEXT_VRS:
+    if len(values) < 2 or vr in _NOT_JOINED or vr not in TEXT_VRS:
         return values
     joined = " ".join(values)
     return values if len(joined) > JOINED_MAX else (*values, joined)

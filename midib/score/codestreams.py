@@ -33,17 +33,11 @@ _JPEG_STANDALONE = frozenset(range(0xD0, 0xD9)) | {0x01}
 _JPEG_SOS, _J2K_SOT, _J2K_COM = 0xDA, 0x90, 0x64
 
 
-def fragments(buf: bytes, pos: int) -> Iterator[bytes]:
-    """The fragments of encapsulated pixel data whose items start at ``pos`` (the byte after
-    the PixelData element's undefined length), the basic offset table first, each cut at
-    :data:`HEADER_MAX`. Stops at the sequence delimiter or at the first thing that is not an
-    item: never raises."""
-    for start, end in fragment_spans(buf, pos):
-        yield buf[start:min(end, start + HEADER_MAX)]
-
-
 def fragment_spans(buf: Any, pos: int) -> Iterator[tuple[int, int]]:
-    """[start, end) of each fragment (see :func:`fragments`), end clipped to the buffer."""
+    """[start, end) of each fragment of encapsulated pixel data whose items start at ``pos``
+    (the byte after the PixelData element's undefined length), the basic offset table first,
+    end clipped to the buffer. Stops at the sequence delimiter or at the first thing that is
+    not an item: never raises."""
     n = len(buf)
     for _ in range(FRAGMENTS_MAX):
         if pos + 8 > n:

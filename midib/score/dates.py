@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Optional, Union
 
 from midib.answer_key import Check
+from midib.keys.derive import STUDY_DATE, STUDY_TIME
 from midib.score.observation import OutputRecord
 from midib.score.rows import rule_row
 from midib.score.uids import value_at
@@ -29,7 +30,6 @@ from midib.score.verdict import Verdict
 PlantedDates = dict[str, list[tuple[str, str, str]]]   # instance -> [(path key, old, patient)]
 
 
-STUDY_DATE, STUDY_TIME = "(0008,0020)", "(0008,0030)"
 Offsets = dict[str, set[int]]   # patient -> date-and-time shifts of its studies, in seconds
 
 

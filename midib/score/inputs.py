@@ -350,9 +350,6 @@ class LedgerFacts:
     paths: set[str] = field(default_factory=set)      # paths of planted identifiers and dates
 
 
-#: the planted StudyTime: with StudyDate, how far a tool moved a study in date and time
-STUDY_TIME = "(0008,0030)"
-
 #: distinct sweep keys remembered while the ledger is read: repeated values (a patient's name in
 #: every instance) are indexed once; forgetting only costs building an entry again (indexing one
 #: is idempotent), whereas keeping every UID's key took ~100 MB at `midi-b`
@@ -384,7 +381,7 @@ def ledger_facts(bench: Benchmark, sweeper, profile: Optional[Profile] = None,
     if not bench.ledger_path.is_file():
         return facts
     try:
-        from midib.keys.derive import expects_shift, expects_uid_replaced
+        from midib.keys.derive import STUDY_TIME, expects_shift, expects_uid_replaced
         from midib.keys.profile import load_profile
         if profile is None:
             named = bench.profile_path if bench.profile_path.is_file() else bench.manifest().get("profile")

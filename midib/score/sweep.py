@@ -268,12 +268,16 @@ class Sweeper:
             if len(tok) < 7 or tok.isalpha():
                 continue
             for run in _DIGIT_RUN.findall(tok):
-                for digits in {run, run.lstrip("0")}:
-                    for seq, nid in self.by_first_word.get(digits, ()):
-                        if len(seq) == 1 and nid not in found:
-                            found.add(nid)
-                            hits.append((nid, text))
+                self._id_digits(run, found, hits, text)
         return hits
+
+    def _id_digits(self, run: str, found: set[str], hits: list[tuple[str, str]], text: str) -> None:
+        """Add to ``hits`` the identifiers whose digits are ``run``, zero-padded or not."""
+        for digits in {run, run.lstrip("0")}:
+            for seq, nid in self.by_first_word.get(digits, ()):
+                if len(seq) == 1 and nid not in found:
+                    found.add(nid)
+                    hits.append((nid, text))
 
     def _ids_in_groups(self, text: str, found: set[str]) -> list[tuple[str, str]]:
         """Identifiers of 7+ digits written in groups (``38-85-10-48``, ``E-7864-4251``,
@@ -287,13 +291,8 @@ class Sweeper:
                 joined = ""
                 for g in groups[i:i + _GROUPS_JOINED]:
                     joined += g
-                    if len(joined) < 7:
-                        continue
-                    for digits in {joined, joined.lstrip("0")}:
-                        for seq, nid in self.by_first_word.get(digits, ()):
-                            if len(seq) == 1 and nid not in found:
-                                found.add(nid)
-                                hits.append((nid, text))
+                    if len(joined) >= 7:
+                        self._id_digits(joined, found, hits, text)
         return hits
 
     def _ids_in_uid(self, text: str) -> list[tuple[str, str]]:

@@ -165,13 +165,14 @@ def _dates_in(text: str) -> frozenset[dt.date]:
     return frozenset(found)
 
 
-_TM_VALUE = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
+#: a TM value (PS3.5 Table 6.2-1): HH, HHMM, HHMMSS, with a fraction of up to 6 digits
+TM_VALUE = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
 
 
 def dicom_moment(date_text: str, time_text: str) -> dt.datetime | None:
     """A DA value and a TM value (HH, HHMM, HHMMSS, a fraction) as one datetime, or None."""
     day, time_text = dicom_date(date_text), (time_text or "").strip()
-    if day is None or not _TM_VALUE.match(time_text):
+    if day is None or not TM_VALUE.match(time_text):
         return None
     digits, _, fraction = time_text.partition(".")
     digits = digits.ljust(6, "0")

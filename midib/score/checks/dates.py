@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from midib.answer_key import Check
 from midib.score.checks import Observed, register
 from midib.score.observation import generic_key
-from midib.score.values import dates_in, dicom_date, dicom_moment, whole_days_around
+from midib.score.values import TM_VALUE, dates_in, dicom_date, dicom_moment, whole_days_around
 from midib.score.verdict import Verdict
 
-_TM = re.compile(r"^([01]\d|2[0-3])([0-5]\d([0-5]\d(\.\d{1,6})?)?)?$")
 
 
 def valid_temporal(vr: str | None, value: str) -> bool:
     """True if ``value`` is a valid DA, DT or TM value (DICOM's own syntax)."""
     value = value.strip()
     if vr == "TM":
-        return bool(_TM.match(value))
+        return bool(TM_VALUE.match(value))
     if vr == "DT":
         time_part = value[8:].split("+")[0].split("-")[0]
-        return dicom_date(value) is not None and (len(value) == 8 or bool(_TM.match(time_part)))
+        return dicom_date(value) is not None and (len(value) == 8 or bool(TM_VALUE.match(time_part)))
     return len(value) == 8 and dicom_date(value) is not None
 
 

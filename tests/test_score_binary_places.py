@@ -10,6 +10,7 @@ The benchmark is the hand-made one of :mod:`tests.test_score_scorer`.
 from __future__ import annotations
 
 import struct
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -126,6 +127,44 @@ def _offered(path: Path) -> tuple[list, list]:
 def test_a_jpeg2000_comment_is_offered_to_the_sweep_by_both_walkers() -> None:
     raw_log, ref_log = _offered(Path(get_testdata_file("examples_jpeg2k.dcm")))
     assert ("Kakadu-2.2", "OB", "(7fe0,0010)") in raw_log
+    assert raw_log == ref_log
+
+
+@pytest.mark.parametrize("syntax", ["explicit", "implicit"])
+def test_a_name_appended_to_native_pixel_data_is_found(bench: Path, tmp_path: Path, syntax: str) -> None:
+    """Bytes past the last frame are no pixel: a viewer shows a clean image, ``strings`` the name."""
+    def append(ds: Dataset) -> None:
+        ds.PixelData = ds.PixelData + b"\x00\x00seen by JOHN DOE\x00\x00"
+        if syntax == "implicit":
+            ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(append)))[0])
+    at_pixels = found[found.path == "(7fe0,0010)"]
+    assert len(at_pixels) >= 2 and at_pixels.reason.str.contains("DOE").all(), found[["path", "reason"]].to_string()
+
+
+@pytest.mark.parametrize("frames, extra", [(1, b""), (1, b"\x00"), (3, b"")])
+def test_native_pixel_data_is_read_past_its_frames_only(frames: int, extra: bytes) -> None:
+    """Text-like pixel values (a frame of letters) are never offered; the bytes past
+    Rows x Columns x Samples x Bits x Frames (padded to even) are, by both walkers alike."""
+    ds = Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = pydicom.uid.SecondaryCaptureImageStorage, "1.2.3.4", "OT"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored = 3, 5, 1, 8, 8
+    ds.HighBit, ds.PixelRepresentation, ds.PhotometricInterpretation = 7, 0, "MONOCHROME2"
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    pixels = (b"JOHNDOEHOSPITAL" * frames)[:15 * frames]   # odd for one frame: padded by one byte
+    ds.PixelData = pixels + (b"\x00" if len(pixels) % 2 else b"") + extra
+    path = Path(tempfile.mkdtemp()) / "px.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    raw_log, ref_log = _offered(path)
+    assert not [t for t, _, where in raw_log if where == "(7fe0,0010)"], raw_log
+    assert raw_log == ref_log
+    ds.PixelData = ds.PixelData + b"APPENDED NOTE"
+    ds.save_as(path, enforce_file_format=True)
+    raw_log, ref_log = _offered(path)
+    assert [t for t, _, where in raw_log if where == "(7fe0,0010)"] == ["APPENDED NOTE"], raw_log
     assert raw_log == ref_log
 
 

@@ -399,6 +399,8 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
             if scan is not None and tag == 0x7FE00010:   # a codestream's own header holds text
                 _sweep_pixel_headers(scan, record, concrete + _step(ds, tag, cache), raw,
                                      getattr(ds, "filename", None))
+                _sweep_pixel_tail(scan, record, concrete + _step(ds, tag, cache), ds, raw,
+                                  getattr(ds, "filename", None))   # and bytes past the frames
             continue
         vr, values = _fast(tag, raw, encoding)
         if vr in BINARY_NUMBERS:  # numbers are never text: converted only when asked for
@@ -696,6 +698,72 @@ def pixel_header_runs(buf: Any, pos: int) -> tuple[str, ...]:
     encapsulated pixel data whose fragments start at ``pos`` of ``buf``
     (:mod:`midib.score.codestreams`): what the camera or workstation wrote beside the pixels."""
     return tuple(r for p in codestreams.pixel_header_payloads(buf, pos) for r in binary_strings(p))
+
+
+#: the image pixel attributes that fix how many bytes native pixel data fills (PS3.5 8.1.1,
+#: PS3.3 C.7.6.3): SamplesPerPixel, NumberOfFrames, Rows, Columns, BitsAllocated
+PIXEL_SIZE_TAGS = frozenset({0x00280002, 0x00280008, 0x00280010, 0x00280011, 0x00280100})
+
+
+def native_pixel_size(numbers: dict[int, Any]) -> Optional[int]:
+    """The bytes the frames of native pixel data fill, padded to even length, from the values
+    of :data:`PIXEL_SIZE_TAGS` (SamplesPerPixel and NumberOfFrames are 1 when absent); None
+    when one is missing, not one positive integer, or the image is implausibly large."""
+    dims = [numbers.get(0x00280010), numbers.get(0x00280011), numbers.get(0x00280100),
+            numbers.get(0x00280002, 1), numbers.get(0x00280008, 1)]
+    if not all(type(v) is int and v > 0 for v in dims):
+        return None
+    rows, columns, bits, samples, frames = dims
+    size = (rows * columns * samples * frames * bits + 7) // 8
+    return None if size > 1 << 40 else size + size % 2
+
+
+def pixel_tail_runs(value: Any, size: int) -> tuple[str, ...]:
+    """The text runs of what a native PixelData value holds past its frames (``value``: the
+    bytes from the end of the frames on, or all of them with ``size`` the frames' length).
+
+    Pixel values are never swept (random runs of printable bytes), but bytes past the last
+    frame are no pixel: a tool, or a hand, that appends a note there leaves it readable by
+    ``strings`` while every viewer shows a clean image. At most :data:`BLOB_SWEEP_MAX` bytes."""
+    tail = bytes(value[size:size + BLOB_SWEEP_MAX])
+    if len(tail) < 4 or all_zeros(tail):
+        return ()
+    return binary_strings(tail)
+
+
+def _sweep_pixel_tail(scan: Scanner, record: OutputRecord, where: str, ds: Dataset, raw: Any,
+                      filename: Any) -> None:
+    """Sweep the bytes past the frames of a native PixelData element read by pydicom (the raw
+    walker's ``_pixel_tail``): from its value, or from the file where pydicom deferred it."""
+    length = getattr(raw, "length", 0)
+    if not length or length == 0xFFFFFFFF or getattr(raw, "is_undefined_length", False):
+        return
+    numbers: dict[int, Any] = {}
+    for tag in PIXEL_SIZE_TAGS:
+        try:
+            if tag in ds:
+                value = ds[tag].value
+                numbers[tag] = int(value) if isinstance(value, int) else value
+        except Exception:
+            numbers[tag] = None
+    size = native_pixel_size(numbers)
+    if size is None or length <= size:
+        return
+    value, at = getattr(raw, "value", None), getattr(raw, "value_tell", None)
+    if isinstance(value, (bytes, bytearray)):
+        runs = pixel_tail_runs(value, size)
+    elif value is None and isinstance(filename, (str, os.PathLike)) and isinstance(at, int):
+        try:
+            with open(filename, "rb") as f:
+                f.seek(at + size)
+                runs = pixel_tail_runs(f.read(min(length - size, BLOB_SWEEP_MAX)), 0)
+        except OSError:
+            return
+    else:
+        return
+    for run in swept_texts("OB", runs):
+        for needle, text in scan(run, "OB", where):
+            record.hits.append((needle, where, text[:200]))
 
 
 def _sweep_pixel_headers(scan: Scanner, record: OutputRecord, where: str, raw: Any,

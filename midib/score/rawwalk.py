@@ -25,7 +25,8 @@ from pydicom.tag import BaseTag
 from midib.score.observation import (BINARY_NUMBERS, BINARY_TEXTLIKE, BLOB_SWEEP_MAX, BULK_VRS, DEFER, SKIP_TAGS,
                                      SWEPT_VRS, TEXT_VRS, PREAMBLE, Element, OutputRecord, Scanner,
                                      _UNSPLIT, _values, binary_strings, blob_values, blob_vr, swept_texts,
-                                     charset_codec, meta_values, pixel_header_runs)
+                                     charset_codec, meta_values, pixel_header_runs, PIXEL_SIZE_TAGS,
+                                     native_pixel_size, pixel_tail_runs)
 from midib.score.drawn import overlay_group
 from midib.score.rawframe import (CHARSET, EXPLICIT_HEADER, IMPLICIT_HEADER, ITEM, ITEM_END,
                                   KNOWN_VRS, PIXEL_DATA, SEQ_END, U32, UNDEFINED, VRS, STEPS,
@@ -120,6 +121,7 @@ class _Walker:
         to_sweep, wanted_here = self.to_sweep, wanted_tags(wanted, generic)
         limit = n if end < 0 else end
         creators: dict[int, tuple[str, str]] = {}   # block -> (value, path form)
+        sizes: dict[int, tuple[int, int]] = {}      # image pixel attribute -> (value at, length)
         prev, codec = -1, self.codec
         while end < 0 or pos < end:
             if pos + 8 > n:
@@ -160,6 +162,10 @@ class _Walker:
             pos = vpos + length
             if pos > limit:
                 raise Fallback("value overruns its dataset")
+            if group == 0x0028 and tag in PIXEL_SIZE_TAGS:
+                sizes[tag] = (vpos, length)
+            elif tag == PIXEL_DATA and scan is not None and length:
+                self._pixel_tail(sizes, concrete, vpos, length)
             if tag in SKIP_TAGS:
                 continue
             if group & 1 and 0x10 <= elem < 0x100:
@@ -235,6 +241,28 @@ class _Walker:
             step = self._path_step(tag, creators) if tag >> 16 & 1 and tag & 0xFFFF >= 0x1000 \
                 else STEPS.get(tag) or tag_step(tag)
             self.to_sweep.append(Element(concrete + step, blob_vr(vr), runs))
+
+    def _pixel_tail(self, sizes: dict[int, tuple[int, int]], concrete: str, vpos: int,
+                    length: int) -> None:
+        """Queue the text runs of what native pixel data holds past its frames for the sweep
+        (as the reference's ``_sweep_pixel_tail``): ``sizes`` locates the image pixel
+        attributes read before it in the same dataset."""
+        numbers: dict[int, object] = {}
+        for tag, (at, n) in sizes.items():
+            raw = self.buf[at:at + n]
+            if tag == 0x00280008:          # NumberOfFrames, IS
+                try:
+                    numbers[tag] = int(bytes(raw).decode("ascii").strip(" \x00")) if raw.strip(b" \x00") else None
+                except ValueError:
+                    numbers[tag] = None
+            else:                          # US
+                numbers[tag] = int.from_bytes(raw, "little") if n == 2 else None
+        size = native_pixel_size(numbers)
+        if size is None or length <= size:
+            return
+        runs = pixel_tail_runs(memoryview(self.buf)[vpos + size:vpos + length], 0)
+        if runs:
+            self.to_sweep.append(Element(concrete + tag_step(PIXEL_DATA), "OB", runs))
 
     def _top_tag(self, tag: int, vpos: int, length: int) -> None:
         """Top-level bookkeeping: is it DICOM at all, and the character set of its text."""

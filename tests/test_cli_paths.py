@@ -88,3 +88,20 @@ def test_wrong_arguments_are_one_line_and_nothing_is_made(mini_bench: Path, tmp_
     (tmp_path / "empty").mkdir()
     one_line(capsys, main(argv(mini_bench, tmp_path)), *words)
     assert not (tmp_path / "d").exists()
+
+
+def test_jobs_beyond_the_machine_are_lowered_and_nonsense_refused(capsys, monkeypatch) -> None:
+    """--jobs 100000 forked 100,000 workers until the out-of-memory killer stopped the machine."""
+    import argparse
+
+    from midib.commands import options
+    monkeypatch.setattr(options, "usable_cpus", lambda: 2)
+    assert options.worker_count("3") == 3
+    assert options.worker_count("100000") == 2 * options.JOBS_PER_CPU
+    assert "using 8" in capsys.readouterr().err
+    for bad in ("0", "-4", "two", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            options.worker_count(bad)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "bench", "run", "--jobs", "0"])
+    assert e.value.code == 2 and "--jobs" in capsys.readouterr().err

@@ -42,9 +42,10 @@ def test_generation_restores_pydicom_validation_settings(tmp_path):
 
 
 def test_jobs_below_one_is_refused_before_writing(tmp_path, capsys):
-    assert main(["generate", str(tmp_path / "b"), "--jobs", "0"]) == 2
+    with pytest.raises(SystemExit) as e:    # argparse's usage line, then the error
+        main(["generate", str(tmp_path / "b"), "--jobs", "0"])
     err = capsys.readouterr().err
-    assert "--jobs" in err and len(err.strip().splitlines()) == 1
+    assert e.value.code == 2 and "argument --jobs: must be at least 1" in err.strip().splitlines()[-1]
     assert not (tmp_path / "b").exists()
 
 

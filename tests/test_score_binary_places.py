@@ -142,30 +142,73 @@ def test_a_name_appended_to_native_pixel_data_is_found(bench: Path, tmp_path: Pa
     assert len(at_pixels) >= 2 and at_pixels.reason.str.contains("DOE").all(), found[["path", "reason"]].to_string()
 
 
-@pytest.mark.parametrize("frames, extra", [(1, b""), (1, b"\x00"), (3, b"")])
-def test_native_pixel_data_is_read_past_its_frames_only(frames: int, extra: bytes) -> None:
-    """Text-like pixel values (a frame of letters) are never offered; the bytes past
-    Rows x Columns x Samples x Bits x Frames (padded to even) are, by both walkers alike."""
+def _small_image() -> Dataset:
+    """A 3 x 5 8-bit image, its pixels not set."""
     ds = Dataset()
     ds.file_meta = pydicom.dataset.FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = pydicom.uid.SecondaryCaptureImageStorage, "1.2.3.4", "OT"
     ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored = 3, 5, 1, 8, 8
     ds.HighBit, ds.PixelRepresentation, ds.PhotometricInterpretation = 7, 0, "MONOCHROME2"
+    return ds
+
+
+def _offered_at(ds: Dataset, where: str) -> list[str]:
+    """What both walkers offer the sweep at ``where`` of ``ds`` saved (asserted equal)."""
+    path = Path(tempfile.mkdtemp()) / "px.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    raw_log, ref_log = _offered(path)
+    assert raw_log == ref_log
+    return [t for t, _, at in raw_log if at == where]
+
+
+@pytest.mark.parametrize("frames, extra", [(1, b""), (1, b"\x00"), (3, b"")])
+def test_native_pixel_data_is_read_past_its_frames_only(frames: int, extra: bytes) -> None:
+    """Text-like pixel values (a frame of letters) are never offered; the bytes past
+    Rows x Columns x Samples x Bits x Frames (padded to even) are, by both walkers alike."""
+    ds = _small_image()
     if frames > 1:
         ds.NumberOfFrames = frames
     pixels = (b"JOHNDOEHOSPITAL" * frames)[:15 * frames]   # odd for one frame: padded by one byte
     ds.PixelData = pixels + (b"\x00" if len(pixels) % 2 else b"") + extra
-    path = Path(tempfile.mkdtemp()) / "px.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    raw_log, ref_log = _offered(path)
-    assert not [t for t, _, where in raw_log if where == "(7fe0,0010)"], raw_log
-    assert raw_log == ref_log
+    assert _offered_at(ds, "(7fe0,0010)") == []
     ds.PixelData = ds.PixelData + b"APPENDED NOTE"
-    ds.save_as(path, enforce_file_format=True)
-    raw_log, ref_log = _offered(path)
-    assert [t for t, _, where in raw_log if where == "(7fe0,0010)"] == ["APPENDED NOTE"], raw_log
-    assert raw_log == ref_log
+    assert _offered_at(ds, "(7fe0,0010)") == ["APPENDED NOTE"]
+
+
+def test_float_pixel_data_past_its_frames_and_pixel_data_no_image_sizes_are_read() -> None:
+    """Float pixel data holds 32 bits a sample whatever BitsAllocated says; pixel data with no
+    Rows and Columns (in an SR, or an item of a private sequence) is no image: read whole."""
+    ds = _small_image()
+    ds.add_new(0x7FE00008, "OF", b"JOHN" * 15 + b"SEEN BY JOHN DOE")
+    assert _offered_at(ds, "(7fe0,0008)") == ["SEEN BY JOHN DOE"]
+    item = Dataset()
+    item.add_new(0x7FE00010, "OB", b"\x01\x02DOE^JOHN MRN123456\x00")
+    ds.add_new(0x00091010, "SQ", Sequence([item]))
+    ds.add_new(0x00090010, "LO", "MIDIB PROBE")
+    assert _offered_at(ds, '(0009,"MIDIB PROBE",10)[0](7fe0,0010)') == ["DOE^JOHN MRN123456"]
+
+
+def test_a_date_stored_as_a_binary_number_is_found(bench: Path, tmp_path: Path) -> None:
+    """19700304 as a UL or an FD is the birth date to whoever reads the element."""
+    def hide(ds: Dataset) -> None:
+        block = ds.private_block(0x0071, "MIDIB PROBE", create=True)
+        block.add_new(0x01, "UL", 19700304)
+        block.add_new(0x02, "FD", 19700304.0)
+        block.add_new(0x03, "UL", [7, 1024, 3])      # small numbers: nothing
+    found = _sweep_failures(score(bench, make_run(bench, tmp_path / "run", _leaky(hide)))[0])
+    assert set(found.path) >= {'(0071,"MIDIB PROBE",01)', '(0071,"MIDIB PROBE",02)'}, found[["path", "reason"]].to_string()
+    assert '(0071,"MIDIB PROBE",03)' not in set(found.path)
+
+
+def test_long_whole_numbers_are_read_from_binary_values_only() -> None:
+    from midib.score.observation import blob_values
+    assert blob_values("UL", struct.pack("<I", 38851048)) == ("38851048",)
+    assert blob_values("SV", struct.pack("<q", -4000823654)) == ("4000823654",)
+    assert blob_values("FD", struct.pack("<2d", 38851048.0, 3.25)) == ("38851048",)
+    assert blob_values("FD", struct.pack("<d", float("nan"))) is None
+    assert blob_values("UL", struct.pack("<2I", 12, 999_999)) is None
+    assert blob_values("UL", struct.pack("<100I", *range(38851000, 38851100))) is None   # an array: data
 
 
 @pytest.mark.parametrize("syntax", ["explicit", "implicit"])

@@ -42,6 +42,7 @@ def found(text: str, vr: str = "LT") -> set[str]:
 
 def test_moved_values_are_found() -> None:
     assert found("Seen by John Doe") == {"DOE^JOHN"}
+    assert found("JohnDoe_CT_001") == found("doejohn") == {"DOE^JOHN"}   # run together, any case
     assert found("doe^john", "PN") == {"DOE^JOHN"}     # in a PN value, case does not matter
     assert found("born 03/04/1970, MRN: mrn123456") == {"19700304", "MRN123456"}
     assert found("call 555 0134 22") == {"555-0134-22"}
@@ -227,9 +228,17 @@ def regrouped(text: str, vr: str = "LT") -> set[str]:
     ("DOB 1939 03 04", "19390304"),
     ("DOB 3/4/39", "19390304"),
     ("3.8851048E7", "MRN38851048"),              # the MRN as a DS number in exponent form
+    ("ref 3885_1048", "MRN38851048"),            # digits cut by an underscore, a comma, a colon
+    ("ref 3885,1048", "MRN38851048"),
+    ("ref 3885:1048", "MRN38851048"),
+    ("DOB 04031939", "19390304"),                # day, month, year run together
+    ("DOB 04.03.39", "19390304"),                # two-digit years with dots, dashes, a month name
+    ("DOB 03-04-39", "19390304"),
+    ("DOB 04-Mar-39", "19390304"),
+    ("1939.03.04", "19390304"),                  # an old-style (ACR-NEMA) DA value
 ])
 def test_identifiers_and_dates_rewritten_are_found(text: str, whole: str) -> None:
-    vr = "DS" if text[0].isdigit() and "E" in text else "LT"
+    vr = "DS" if text[0].isdigit() and "E" in text else "DA" if text[0].isdigit() else "LT"
     assert whole in regrouped(text, vr), regrouped(text, vr)
 
 
@@ -240,6 +249,9 @@ def test_identifiers_and_dates_rewritten_are_found(text: str, whole: str) -> Non
     "12 1939 03 04",                 # a row of numbers, not a date
     "version 1/2/3/4",
     "3.8851048E3",
+    "version 4.3.39 of the software",   # one more number: a version, not a date
+    "at 4 Mar 20:15",                   # a month, then a time
+    "10.4.3.39",
 ])
 def test_numbers_in_a_row_that_are_not_the_identifier_are_no_leak(text: str) -> None:
     vr = "DS" if text.startswith("3.") else "LT"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from midib.commands.options import worker_count
 from midib.errors import MidibError
 
 HELP = "Generate a benchmark, run every available tool, score them and write the leaderboard."
@@ -21,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tools", metavar="A,B,...",
                         help="comma-separated tool names (default: every known adapter; "
                              "unavailable ones are listed as such)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=worker_count, default=1, metavar="N",
                         help="worker processes for generate and score (default: 1)")
 
 
@@ -44,8 +45,6 @@ def run(args: argparse.Namespace) -> int:
 
     from midib.report.demo import board_table, run_demo
 
-    if args.jobs < 1:
-        raise MidibError(f"--jobs must be at least 1, got {args.jobs}")
     tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools is not None else None
     if tools is not None:
         check_tool_names(tools)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from midib.commands.options import worker_count
+
 HELP = "Generate a benchmark: TCIA-like DICOM with planted synthetic PHI, ledger and answer key."
 
 
@@ -21,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="plant PHI into copies of this folder of de-identified DICOM instead")
     parser.add_argument("--force", action="store_true", help="replace an existing benchmark in BENCH")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+    parser.add_argument("--jobs", type=worker_count, default=None, metavar="N",
                         help="worker processes making patients (default: one per CPU; output is the same for any N)")
 
 

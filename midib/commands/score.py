@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from midib.commands.options import usable_cpus, worker_count
 from midib.errors import MidibError
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "in a plain submission's top folder")
     parser.add_argument("--patid-mapping", type=Path, help="MIDI-B PatientID mapping CSV (default: likewise)")
     parser.add_argument("--profile", help="re-derive the key from the ledger under this profile")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--jobs", type=worker_count, default=usable_cpus(),
                         help="worker processes (default: the number of CPUs; results do not depend on it)")
     parser.add_argument("--no-ocr", action="store_true",
                         help="no OCR: burned-in text boxes pass only when uniform")
@@ -50,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from midib.score.scorer import ScoreOptions, score_run
     from midib.score.sink import FileSink, refuse_links
 
-    if args.jobs < 1:
-        raise MidibError(f"--jobs must be at least 1 (got {args.jobs})")
     steady_heap()
     if args.series_mode and args.formula != "midi-b":
         raise MidibError("--series-mode only applies to --formula midi-b")

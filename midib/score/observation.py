@@ -399,8 +399,9 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
             if scan is not None and tag == 0x7FE00010:   # a codestream's own header holds text
                 _sweep_pixel_headers(scan, record, concrete + _step(ds, tag, cache), raw,
                                      getattr(ds, "filename", None))
+            if scan is not None:   # and bytes past the frames
                 _sweep_pixel_tail(scan, record, concrete + _step(ds, tag, cache), ds, raw,
-                                  getattr(ds, "filename", None))   # and bytes past the frames
+                                  getattr(ds, "filename", None))
             continue
         vr, values = _fast(tag, raw, encoding)
         if vr in BINARY_NUMBERS:  # numbers are never text: converted only when asked for
@@ -646,7 +647,31 @@ def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
     runs = binary_strings(data)
     if data.startswith(b"%PDF-") or archives.compressed(data):  # an encapsulated report
         runs += tuple(r for part in archives.unpacked(data) for r in binary_strings(part))
+    if vr in _WIDE_NUMBERS and len(data) <= _NUMBERS_READ_MAX:
+        runs += long_numbers(vr, data)
     return runs or None
+
+
+#: binary numbers wide enough to hold an identifier of 7+ digits, and how they are stored
+_WIDE_NUMBERS = {"UL": "<u4", "SL": "<i4", "UV": "<u8", "SV": "<i8", "FD": "<f8", "OL": "<u4",
+                 "OV": "<u8", "OD": "<f8"}
+#: only short values are read as numbers: an array of thousands is data, not an identifier
+_NUMBERS_READ_MAX = 64
+
+
+def long_numbers(vr: str, data: bytes) -> tuple[str, ...]:
+    """The whole numbers of 7 or more digits a binary numeric value holds, in decimal: an MRN,
+    a phone number or a birth date (``38851048``, ``19390304``) stored as a UL, an SV or an FD
+    is the identifier to whoever reads the element, however the bytes look."""
+    dtype = np.dtype(_WIDE_NUMBERS[vr])
+    values = np.frombuffer(data[:len(data) // dtype.itemsize * dtype.itemsize], dtype=dtype)
+    out = []
+    for v in values.tolist():
+        if isinstance(v, float) and not (v.is_integer() and abs(v) < 1e18):
+            continue
+        if abs(int(v)) >= 1_000_000:
+            out.append(str(abs(int(v))))
+    return tuple(out)
 
 
 def meta_values(vr: str, value: Any) -> Optional[tuple[str, ...]]:
@@ -705,11 +730,17 @@ def pixel_header_runs(buf: Any, pos: int) -> tuple[str, ...]:
 PIXEL_SIZE_TAGS = frozenset({0x00280002, 0x00280008, 0x00280010, 0x00280011, 0x00280100})
 
 
-def native_pixel_size(numbers: dict[int, Any]) -> Optional[int]:
-    """The bytes the frames of native pixel data fill, padded to even length, from the values
-    of :data:`PIXEL_SIZE_TAGS` (SamplesPerPixel and NumberOfFrames are 1 when absent); None
-    when one is missing, not one positive integer, or the image is implausibly large."""
-    dims = [numbers.get(0x00280010), numbers.get(0x00280011), numbers.get(0x00280100),
+#: bits per sample of the float pixel data elements, whatever BitsAllocated says (PS3.3 C.7.6.24)
+FLOAT_PIXEL_BITS = {0x7FE00008: 32, 0x7FE00009: 64}
+
+
+def native_pixel_size(numbers: dict[int, Any], tag: int = 0x7FE00010) -> Optional[int]:
+    """The bytes the frames of native pixel data (``tag``: PixelData or a float pixel data)
+    fill, padded to even length, from the values of :data:`PIXEL_SIZE_TAGS` (SamplesPerPixel
+    and NumberOfFrames are 1 when absent); None when one is missing, not one positive integer,
+    or the image is implausibly large."""
+    dims = [numbers.get(0x00280010), numbers.get(0x00280011),
+            FLOAT_PIXEL_BITS.get(tag, numbers.get(0x00280100)),
             numbers.get(0x00280002, 1), numbers.get(0x00280008, 1)]
     if not all(type(v) is int and v > 0 for v in dims):
         return None
@@ -724,7 +755,9 @@ def pixel_tail_runs(value: Any, size: int) -> tuple[str, ...]:
 
     Pixel values are never swept (random runs of printable bytes), but bytes past the last
     frame are no pixel: a tool, or a hand, that appends a note there leaves it readable by
-    ``strings`` while every viewer shows a clean image. At most :data:`BLOB_SWEEP_MAX` bytes."""
+    ``strings`` while every viewer shows a clean image. Pixel data without the attributes that
+    size it (no Rows, say, or in an object that has no image at all) is no image anyone can
+    view: its bytes are read whole (``size`` 0). At most :data:`BLOB_SWEEP_MAX` bytes."""
     tail = bytes(value[size:size + BLOB_SWEEP_MAX])
     if len(tail) < 4 or all_zeros(tail):
         return ()
@@ -746,8 +779,10 @@ def _sweep_pixel_tail(scan: Scanner, record: OutputRecord, where: str, ds: Datas
                 numbers[tag] = int(value) if isinstance(value, int) else value
         except Exception:
             numbers[tag] = None
-    size = native_pixel_size(numbers)
-    if size is None or length <= size:
+    size = native_pixel_size(numbers, int(getattr(raw, "tag", 0x7FE00010)))
+    if size is None:
+        size = 0
+    if length <= size:
         return
     value, at = getattr(raw, "value", None), getattr(raw, "value_tell", None)
     if isinstance(value, (bytes, bytearray)):

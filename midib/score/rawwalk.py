@@ -164,8 +164,8 @@ class _Walker:
                 raise Fallback("value overruns its dataset")
             if group == 0x0028 and tag in PIXEL_SIZE_TAGS:
                 sizes[tag] = (vpos, length)
-            elif tag == PIXEL_DATA and scan is not None and length:
-                self._pixel_tail(sizes, concrete, vpos, length)
+            elif group == 0x7FE0 and tag in SKIP_TAGS and scan is not None and length:
+                self._pixel_tail(sizes, concrete, tag, vpos, length)
             if tag in SKIP_TAGS:
                 continue
             if group & 1 and 0x10 <= elem < 0x100:
@@ -242,27 +242,27 @@ class _Walker:
                 else STEPS.get(tag) or tag_step(tag)
             self.to_sweep.append(Element(concrete + step, blob_vr(vr), runs))
 
-    def _pixel_tail(self, sizes: dict[int, tuple[int, int]], concrete: str, vpos: int,
+    def _pixel_tail(self, sizes: dict[int, tuple[int, int]], concrete: str, tag: int, vpos: int,
                     length: int) -> None:
         """Queue the text runs of what native pixel data holds past its frames for the sweep
         (as the reference's ``_sweep_pixel_tail``): ``sizes`` locates the image pixel
         attributes read before it in the same dataset."""
         numbers: dict[int, object] = {}
-        for tag, (at, n) in sizes.items():
+        for attr, (at, n) in sizes.items():
             raw = self.buf[at:at + n]
-            if tag == 0x00280008:          # NumberOfFrames, IS
+            if attr == 0x00280008:          # NumberOfFrames, IS
                 try:
-                    numbers[tag] = int(bytes(raw).decode("ascii").strip(" \x00")) if raw.strip(b" \x00") else None
+                    numbers[attr] = int(bytes(raw).decode("ascii").strip(" \x00")) if raw.strip(b" \x00") else None
                 except ValueError:
-                    numbers[tag] = None
+                    numbers[attr] = None
             else:                          # US
-                numbers[tag] = int.from_bytes(raw, "little") if n == 2 else None
-        size = native_pixel_size(numbers)
-        if size is None or length <= size:
+                numbers[attr] = int.from_bytes(raw, "little") if n == 2 else None
+        size = native_pixel_size(numbers, tag) or 0   # not sized: read whole
+        if length <= size:
             return
         runs = pixel_tail_runs(memoryview(self.buf)[vpos + size:vpos + length], 0)
         if runs:
-            self.to_sweep.append(Element(concrete + tag_step(PIXEL_DATA), "OB", runs))
+            self.to_sweep.append(Element(concrete + tag_step(tag), "OB", runs))
 
     def _top_tag(self, tag: int, vpos: int, length: int) -> None:
         """Top-level bookkeeping: is it DICOM at all, and the character set of its text."""

@@ -12,7 +12,9 @@ in output file and folder names. To stay useful it must not cry wolf:
   outside PN values), so ``DOE^JOHN`` is found in ``Seen by John Doe`` but ``DOE`` is not
   found in ``DOES``, nor ``KEY^DANIEL`` in ``applies the answer key``; in any case when two
   components of the same name stand side by side (``arellano emily``, ``john doe``): a lower-cased
-  full name is still the name, and two adjacent parts do not occur in prose by chance;
+  full name is still the name, and two adjacent parts do not occur in prose by chance; and
+  the family and given names run together, either way round, as one word in any case
+  (``EmilyArellano``, ``ARELLANOEMILY``: a file or folder named after the patient);
 * identifiers made of a letter prefix and a long digit run (``MRN38851048``, ``A12345678``)
   are also searched as the digits alone (``REQ-38851048``), also as a whole digit run inside a
   token, zero-padded or as an IS/DS number (``ID38851048``, ``0038851048``), and regrouped
@@ -50,13 +52,16 @@ from midib.score.uidneedles import PREFIX as UID_PREFIX, UidNeedles
 from midib.score.values import dates_in, dicom_date, name_components, norm_text, plain, words
 
 _RETAINING = frozenset({"text_retained", "tag_retained"})
-#: text that may hold a date: a four-digit year somewhere, or d/m/yy
-_DIGITS4 = re.compile(r"\d{4}|\d/\d{1,2}/\d\d")
+#: text that may hold a date: a four-digit year somewhere, d/m/yy (or with dots or dashes), or
+#: a month by name before a two-digit year (see :func:`midib.score.values.dates_in`)
+_DIGITS4 = re.compile(r"\d{4}|\d[/.-]\d{1,2}[/.-]\d\d|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+                      r"[a-z]*\.?[-\s,]*'?\d\d")
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _UIDISH = re.compile(r"[0-9.]{8,}")
 _DIGIT_RUN = re.compile(r"\d{7,}")
-#: numbers in a row with one or two separators between them (``38-85-10-48``, ``(400) 082-3654``)
-_DIGIT_GROUPS = re.compile(r"\d+(?:[\s\-./()]{1,2}\d+)+")
+#: numbers in a row with one or two separators between them (``38-85-10-48``, ``(400) 082-3654``,
+#: ``3885_1048``, ``3885,1048``, ``3885:1048``)
+_DIGIT_GROUPS = re.compile(r"\d+(?:[\s\-./()_,:]{1,2}\d+)+")
 _DIGITS = re.compile(r"\d+")
 #: the most groups joined into one identifier (a phone number is three, an MRN in pairs four)
 _GROUPS_JOINED = 6
@@ -242,7 +247,8 @@ class Sweeper:
         elif vr in ("IS", "DS") and (number := _integer_text(text)) is not None and len(number) >= 7:
             hits += self._ids_in_tokens([number], set(), text)   # an MRN's digits as a number
         if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
-            found = {dicom_date(text)} if vr in ("DA", "DT") else dates_in(text)
+            found = ({dicom_date(text)} if vr in ("DA", "DT") and dicom_date(text) else
+                     dates_in(text))   # and an old-style 1939.03.04 in a DA
             hits += [(self.dates[d], text) for d in found if d in self.dates]
         if vr not in _NUMERIC_VRS and "." in text:
             for m in _UIDISH.finditer(text):
@@ -388,6 +394,9 @@ def _index_entry(sweeper: Sweeper, e: LedgerEntry) -> None:
             if others:
                 sweeper.partners.setdefault("w:" + comp, set()).update(others)
         _index_short_parts(sweeper, e, value, comps)
+        if len(comps) >= 2 and comps[0].isalpha() and comps[1].isalpha():
+            for joined in (comps[0] + comps[1], comps[1] + comps[0]):   # ArellanoEmily, EMILYARELLANO
+                sweeper.add_words(joined, e.kind, e.patient_id, e.phi_class, value)
         return
     for part in value.split("\\"):
         if _searchable(part):

@@ -34,8 +34,15 @@ _DATE_PATTERNS = [
     # 1939 03 04 and 04 03 1939: one space between two-digit parts, not inside a longer row of numbers
     re.compile(r"(?<!\d)(?<!\d )(?P<y>(?:19|20)\d\d) (?P<m>[01]\d) (?P<d>[0-3]\d)(?!\d)(?! \d)"),
     re.compile(r"(?<!\d)(?<!\d )(?P<a>[0-3]\d) (?P<b>[0-3]\d) (?P<y>(?:19|20)\d\d)(?!\d)(?! \d)"),
-    # 3/4/39: a two-digit year, slashes only (either century, either order)
+    # 3/4/39, 04.03.39, 03-04-39: a two-digit year (either century, either order), not inside
+    # a longer row of numbers (10.1.2.39); with dots or dashes, only two-digit parts (a version
+    # 4.3.39 is no date)
     re.compile(r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<yy>\d\d)(?![\d/])"),
+    re.compile(r"(?<![\d.-])(?P<a>\d\d)(?P<sep>[.-])(?P<b>\d\d)(?P=sep)(?P<yy>\d\d)(?![\d.-])"),
+    # 04-Mar-39, 4 March 39: the month by name, a two-digit year
+    re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[-\s]*" + _MON + r"[-\s,]*'?(?P<yy>\d\d)(?![\d:])"),
+    # 04031939 and 03041939: day and month first, in either order, then the year
+    re.compile(r"(?<!\d)(?P<a>[0-3]\d)(?P<b>[0-3]\d)(?P<y>(?:19|20)\d\d)(?!\d)"),
 ]
 
 
@@ -139,8 +146,9 @@ def dates_in(text: Any) -> set[dt.date]:
 
     ``20040119``, ``2004-01-19``, ``01/19/2004``, ``19.01.2004``, ``19-Jan-2004``,
     ``January 19, 2004``, ``2004-Jan-19``, ``2004 01 19``, the date part of a DateTime
-    ``20040119083000`` all give 2004-01-19; ``1/19/04`` gives it too (and 1904-01-19: a
-    two-digit year is read in both centuries, as a reader would guess either).
+    ``20040119083000``, ``19012004`` all give 2004-01-19; ``1/19/04``, ``19.01.04`` and
+    ``19-Jan-04`` give it too (and 1904-01-19: a two-digit year is read in both centuries, as
+    a reader would guess either).
     """
     text = text if type(text) is str else str(text)
     return set(_dates_in(text) if len(text) <= LONG else _dates_in.__wrapped__(text))

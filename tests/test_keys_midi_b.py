@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -254,6 +255,16 @@ def test_a_mapping_larger_than_any_benchmark_needs_is_refused_unread(tmp_path, m
     monkeypatch.setattr(mapping_csv, "MAX_BYTES", 64)
     f.write_text("id_old,id_new\n1.2,9.8\n")
     assert read_mapping(f) == {"1.2": "9.8"}
+
+
+def test_a_mapping_that_is_a_device_or_a_fifo_is_refused_unopened(tmp_path):
+    """/dev/zero was read as one endless line until the OOM killer; a FIFO hung the score."""
+    import os
+    fifo = tmp_path / "uid_mapping.csv"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(MidibError, match="not a regular file"):
+            read_mapping(path)
 
 
 def test_export_into_a_missing_folder_is_a_one_line_error(tmp_path) -> None:

@@ -71,6 +71,47 @@ def test_timeout_kills_whole_tree(bench: Path, tmp_path: Path) -> None:
     assert _dies(grandchild, within=5.0), f"grandchild {grandchild} outlived the timeout"
 
 
+def test_a_daemon_that_double_forks_away_dies_with_the_run(bench: Path, tmp_path: Path) -> None:
+    """setsid and a second fork at once (faster than a poll): it wrote a file into the run's
+    output 8 s after run.json was written."""
+    pidfile = tmp_path / "daemon.pid"
+    s = script(tmp_path, "daemon.py", f"""
+        import os, shutil, sys, time
+        shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                open({str(pidfile)!r}, "w").write(str(os.getpid()))
+                time.sleep(3)
+                open(os.path.join(sys.argv[2], "late_leak.txt"), "w").write("DOE^JOHN")
+            os._exit(0)
+        time.sleep(0.5)
+    """)
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
+    daemon = int(pidfile.read_text())
+    assert _dies(daemon, within=2.0), f"daemon {daemon} outlived the run"
+    time.sleep(3.5)
+    assert not (out / "output" / "late_leak.txt").exists()
+
+
+def test_a_tool_that_links_its_output_elsewhere_or_removes_its_input_fails(bench: Path, tmp_path: Path) -> None:
+    """A link from the output to the benchmark input was scored as the tool's 94/94 files."""
+    s = script(tmp_path, "linker.py", f"""
+        import os, shutil, sys
+        shutil.rmtree(sys.argv[2])
+        os.symlink({str(bench / "input")!r}, sys.argv[2])
+        shutil.rmtree(sys.argv[1])
+    """)
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 1
+    rec = read_record(out)
+    assert rec.status == "failed" and "output folder" in rec.reason and rec.output_files == 0
+    assert (out / "output").is_dir() and not (out / "output").is_symlink()
+    assert "tool's input copy removed or replaced" in rec.input_problems
+    assert rec.benchmark_untouched and len(list((bench / "input").rglob("*.dcm"))) == 2
+
+
 def _dies(pid: int, within: float) -> bool:
     """True once ``pid`` is gone or a zombie: SIGKILL is sent to the group at the timeout, but
     the kernel may take a moment to end a process that is not ours to wait for."""
@@ -135,6 +176,30 @@ def test_tool_writing_into_its_input_is_caught(bench: Path, tmp_path: Path) -> N
     assert any("changed: DOE_JOHN" in p for p in rec.input_problems)
     assert any("added: extra.txt" in p for p in rec.input_problems)
     assert checksum_tree(bench / "input") == before  # the benchmark itself never changes
+
+
+@pytest.mark.parametrize("victim", ["answer_key", "benchmark.json", "input"])
+def test_a_tool_that_rewrites_the_benchmark_fails_and_its_run_is_not_scored(bench: Path, tmp_path: Path,
+                                                                           capsys, victim: str) -> None:
+    """A tool can find the benchmark (its parent's command line names it): one that rewrote the
+    answer key to the checks it passes scored an identity copy 100 %."""
+    body = """
+        import pathlib, shutil, sys
+        bench, victim = pathlib.Path(BENCH), VICTIM
+        where = bench / victim
+        target = sorted(p for p in where.rglob("*") if p.is_file())[0] if where.is_dir() else where
+        target.write_bytes(target.read_bytes() + b"  ")
+        shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True)
+    """
+    s = script(tmp_path, "forger.py", body.replace("BENCH", repr(str(bench))).replace("VICTIM", repr(victim)))
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 1
+    rec = read_record(out)
+    assert rec.status == "failed" and not rec.benchmark_untouched
+    assert "modified the benchmark" in rec.reason and rec.benchmark_problems[0].startswith("benchmark ")
+    assert "modified the benchmark" in capsys.readouterr().err
+    assert main(["score", str(bench), str(out), "--no-ocr", "--no-conformance"]) == 2
+    assert "can no longer be trusted" in capsys.readouterr().err
 
 
 def test_revealed_mapping_written_as_csv(bench: Path, tmp_path: Path, monkeypatch) -> None:

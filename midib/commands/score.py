@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     bench = Benchmark.open(args.bench)
     bench.require_scorable()
     run_folder = open_run(args.run)
+    if run_folder.run_info.get("benchmark_untouched") is False:
+        raise MidibError(f"{args.run}: the tool modified the benchmark during this run (see its "
+                         f"run.json, benchmark_problems): its answer key can no longer be trusted; "
+                         f"regenerate the benchmark and run the tool again")
     status = run_folder.run_info.get("status")
     if status == "unavailable":
         why = " ".join(str(run_folder.run_info.get("reason") or "unavailable").split())

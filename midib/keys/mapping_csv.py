@@ -31,6 +31,8 @@ def read_mapping(path: str | Path) -> dict[str, str]:
     reader = None
     out: dict[str, str] = {}
     try:
+        if path.exists() and not path.is_file():   # a FIFO blocks the open, /dev/zero never ends
+            raise MidibError(f"mapping file {path} is not a regular file; not read")
         with path.open(encoding="utf-8-sig", newline="") as f:
             size = os.fstat(f.fileno()).st_size
             if size > MAX_BYTES:

@@ -7,7 +7,9 @@ peak memory is the largest *sum* of resident set sizes seen over the tree while 
 so every child would look as big as midib itself), CPU seconds come from the kernel's
 accounting of the reaped child (which includes the descendants it waited for) or from
 polling, whichever is larger, and a timeout kills the
-process group plus every descendant seen, even one that started its own session.
+process group plus every descendant seen, even one that started its own session. While the
+command runs this process is its descendants' subreaper (Linux), so a daemon that double-forks
+away is still ours to kill when the command ends.
 """
 
 from __future__ import annotations
@@ -81,6 +83,37 @@ class TreeWatch:
                 pass
 
 
+#: prctl option: orphaned descendants are re-parented to this process, not to init (Linux 3.4+)
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _subreaper(on: bool) -> bool:
+    """Make this process the reaper of its orphaned descendants (or stop): a daemon that
+    double-forks out of the tool's session between two polls then stays our descendant and
+    is killed with the rest, instead of writing into the run folder after run.json. False
+    where the OS has no such call (the polling still catches what it sees)."""
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _kill_new_descendants(before: set[int]) -> None:
+    """SIGKILL (and reap) every descendant of this process not in ``before``: what is left of
+    the tool once its own tree was killed, such as a daemon re-parented to us."""
+    try:
+        left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    except psutil.Error:
+        return
+    for p in left:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(left, timeout=5)
+
+
 def _reap(pid: int) -> Optional[tuple[int, float, int]]:
     """(wait status, CPU seconds, max RSS kB) if ``pid`` has exited, else None."""
     done, status, usage = os.wait4(pid, os.WNOHANG)
@@ -93,6 +126,8 @@ def run_watched(argv: Sequence[str], stdout: Path, stderr: Path, timeout: Option
                 env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None) -> ProcessStats:
     """Run ``argv`` in its own session with output to files; enforce ``timeout`` on the tree."""
     start = time.monotonic()
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    reaper = _subreaper(True)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env, cwd=cwd)
@@ -112,6 +147,9 @@ def run_watched(argv: Sequence[str], stdout: Path, stderr: Path, timeout: Option
         time.sleep(POLL_SECONDS)
     proc.returncode = 0  # reaped by us; keep Popen from waiting again
     watch.kill_all()     # leftovers (a daemon the tool forgot) never outlive the run
+    _kill_new_descendants(before)
+    if reaper:
+        _subreaper(False)
     status, cpu, _ = reaped
     cpu = max(cpu, sum(watch.cpu.values()))
     peak = watch.peak_rss

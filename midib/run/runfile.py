@@ -71,6 +71,8 @@ class RunRecord:
     output_files: int = 0
     input_untouched: bool = True
     input_problems: list[str] = field(default_factory=list)
+    benchmark_untouched: bool = True    # the answer key, ledger, manifest: what scores are made of
+    benchmark_problems: list[str] = field(default_factory=list)
     mapping: dict[str, Optional[str]] = field(default_factory=lambda: {"uid": None, "patid": None})
     notes: list[str] = field(default_factory=list)
 

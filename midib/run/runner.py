@@ -143,6 +143,7 @@ def execute(req: RunRequest) -> RunRecord:
     for log in ("stdout.txt", "stderr.txt"):
         (folder.log_dir / log).touch()
     expected = bench.manifest().get("input_sha256") or checksum_tree(bench.input_dir)
+    guarded = benchmark_checksums(bench)
     record.input_files = len(expected)
     record.started = now()
     ok, reason = _safe_available(adapter)
@@ -151,6 +152,14 @@ def execute(req: RunRequest) -> RunRecord:
     else:
         _run_child(req, adapter, folder, bench, record)
     _verify_inputs(bench, folder, expected, record)
+    _verify_benchmark(bench, guarded, record)
+    output = folder.output_dir
+    if record.status != "unavailable" and (output.is_symlink() or not output.is_dir()):
+        # a link to elsewhere (the benchmark input, say) would be scored as the tool's output
+        record.status, record.reason = "failed", "the tool replaced its output folder by a link or a file"
+        if output.is_symlink() or output.exists():
+            output.unlink()          # the link itself, never what it points to
+        output.mkdir()
     record.output_files = sum(1 for p in folder.output_dir.rglob("*") if p.is_file())
     if record.status == "ok" and record.input_files and not record.output_files:
         # exit 0 with nothing written is no de-identification: a wrong {output} placeholder,
@@ -192,10 +201,36 @@ def _verify_inputs(bench: Benchmark, folder: RunFolder, expected: dict[str, str]
     """Check the benchmark input and the tool's private copy against the manifest."""
     problems = [f"benchmark input {p}" for p in verify_tree(bench.input_dir, expected)]
     copy = folder.work_dir / "input"
-    if copy.is_dir():
+    if copy.is_dir() and not copy.is_symlink():
         problems += [f"tool's input copy {p}" for p in verify_tree(copy, expected)]
+    elif record.status != "unavailable":
+        problems.append("tool's input copy removed or replaced")
     record.input_problems = problems
     record.input_untouched = not problems
+
+
+def benchmark_checksums(bench: Benchmark) -> dict[str, str]:
+    """sha256 of every benchmark file but the input (the manifest holds those): the answer
+    key, the ledger, ``benchmark.json``. A tool can find the benchmark (its parent's command
+    line names it) and rewrite the key so that it passes every check; only a comparison made
+    by the runner, before and after, catches that."""
+    return {rel: digest for rel, digest in checksum_tree(bench.root).items()
+            if not rel.startswith(f"{bench.input_dir.name}/")}
+
+
+def _verify_benchmark(bench: Benchmark, before: dict[str, str], record: RunRecord) -> None:
+    """A run that changed the benchmark (its input or anything else in it) has failed: every
+    score made against that benchmark from now on is in doubt, this run's first."""
+    problems = [f"benchmark {p}" for p in verify_tree(bench.root, before)
+                if not p.split(": ", 1)[-1].startswith(f"{bench.input_dir.name}/")]
+    problems += [p for p in record.input_problems if p.startswith("benchmark input ")]
+    record.benchmark_problems = problems
+    record.benchmark_untouched = not problems
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        record.status = "failed"
+        record.reason = (f"the tool modified the benchmark {bench.root} ({shown}): regenerate it "
+                         f"before scoring anything against it")
 
 
 def _safe_available(adapter: ToolAdapter) -> tuple[bool, str]:

@@ -163,3 +163,14 @@ def test_rejected_and_unreadable_outputs_are_listed_escaped(tmp_path, scored):
     assert "rejected outputs" in text and "junk.dcm: not a DICOM dataset" in text
     assert EVIL + ".dcm: symbolic link to outside the submission" in text
     assert not any("alert('phi')" in s for s in page.scripts)
+
+
+def test_markdown_cells_from_a_tool_are_escaped() -> None:
+    """A tool names itself and its version: raw HTML in the .md ran where it was shown."""
+    from midib.report.leaderboard import BoardRow, leaderboard_markdown
+    row = BoardRow(rank=1, label="<script>alert(1)</script>", anchor="a", tool="x",
+                   version="1.0 | evil\nrow", status="ok", score=50.0, ci=None, weighted=None)
+    md = leaderboard_markdown([row])
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    body = [line for line in md.splitlines() if line.startswith("| 1 ")]
+    assert len(body) == 1 and body[0].count(" | ") == md.splitlines()[2].count(" | ")

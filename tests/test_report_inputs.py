@@ -53,6 +53,18 @@ def test_compare_junit_never_writes_over_a_compared_run(copy: Path, scored: Path
     assert (copy / "score" / "summary.json").read_bytes() == summary
 
 
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_report_and_compare_never_write_into_a_benchmark(mini_bench: Path, copy: Path, scored: Path,
+                                                         capsys, command: str) -> None:
+    """`compare --junit BENCH/benchmark.json` replaced the benchmark's manifest with XML."""
+    target = mini_bench / "benchmark.json"
+    before = target.read_bytes()
+    args = (["report", str(copy), "--out", str(target)] if command == "report" else
+            ["compare", str(scored), str(copy), "--junit", str(target)])
+    one_line(capsys, main(args), "inside the benchmark")
+    assert target.read_bytes() == before
+
+
 @pytest.mark.parametrize("edit", [lambda s: s.update(version="x"), lambda s: s.update(version=None),
                                   lambda s: s.update(version=True), lambda s: s.pop("overall"),
                                   lambda s: s.update(overall={"percent": "high"})])

@@ -114,6 +114,14 @@ def _fmt(value: Optional[float]) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def md_cell(text: str) -> str:
+    """``text`` safe in a Markdown table cell: a tool's name and version come from the tool
+    (``<script>``, a ``|`` or a newline in them would run or break the table where it is shown)."""
+    text = " ".join(str(text).split())
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|"))
+
+
 def leaderboard_markdown(rows: list[BoardRow], title: str = "midib leaderboard") -> str:
     """The board as a Markdown table (for reports/ and terminals that show Markdown)."""
     head = ["#", "tool", "version", "status", "score %", "95% CI", "weighted %",
@@ -126,7 +134,7 @@ def leaderboard_markdown(rows: list[BoardRow], title: str = "midib leaderboard")
         secs = f"{x.wall_seconds:.1f}" if x.wall_seconds is not None else "—"
         cells = [str(x.rank or "—"), x.label, x.version or "—", x.status, _fmt(x.score), ci,
                  _fmt(x.weighted), *[_fmt(x.categories.get(c)) for c in CATEGORIES], counts, secs]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     lines += ["", "Score: share of answer-key checks passed (summary.json `overall.percent`); "
               "95% CI: percentile bootstrap over patients "
               f"({BOOTSTRAP_SAMPLES} resamples, seed {BOOTSTRAP_SEED}); weighted: "

@@ -147,8 +147,12 @@ _INPUT_FILES = ("run.json", "summary.json", "results.parquet", "results.csv")
 def refuse_overwriting(target: Path, runs: list["ScoredRun"], option: str) -> None:
     """One line when ``target`` is a file a loaded run is read from (its run.json, its score's
     summary or results) or lies in its output or mapping folder: `report --out
-    SCORE/summary.json` replaced the score with HTML. A report beside them is fine."""
+    SCORE/summary.json` replaced the score with HTML; or inside a benchmark. A report beside
+    them is fine."""
     where = target.resolve()
+    for folder in where.parents:   # --junit BENCH/benchmark.json replaced the manifest
+        if (folder / "benchmark.json").is_file() and (folder / "input").is_dir():
+            raise MidibError(f"{option} {target} is inside the benchmark {folder}; write it elsewhere")
     for r in runs:
         folders = [r.root / "output", r.root / "mapping"]
         files = [r.root / "run.json"] + [r.score_dir / n for n in _INPUT_FILES if r.score_dir]

@@ -92,6 +92,8 @@ _PACKERS: dict[str, Callable[[bytes, str], bytes]] = {
     "zip": lambda data, name: _zip({name: data}),
     "tar.gz": lambda data, name: gzip.compress(_tar({name: data})),
     "zip in gzip": lambda data, name: gzip.compress(_zip({name: data})),
+    "gzip three times": lambda data, name: gzip.compress(gzip.compress(gzip.compress(data))),
+    "tar.zst": lambda data, name: __import__("zstandard").ZstdCompressor().compress(_tar({name: data})),
 }
 
 
@@ -141,6 +143,40 @@ def test_a_bomb_inflates_no_further_than_the_budget() -> None:
     assert not any(b"DOE" in p for p in parts)
     small = gzip.compress(b"\x00" * 1000 + b"DOE^JOHN")
     assert any(b"DOE^JOHN" in p for p in archives.inflated(small))
+
+
+@pytest.mark.parametrize("packed, why", [
+    (gzip.compress(b"\x00" * (archives.MAX_TOTAL + 1) + b"DOE^JOHN"), "inflates beyond"),
+    (b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(range(256)), "7-Zip, which midib cannot open"),
+    (b"Rar!\x1a\x07\x01\x00" + bytes(range(256)), "RAR"),
+    (gzip.compress(gzip.compress(gzip.compress(gzip.compress(gzip.compress(b"DOE^JOHN"))))), "nested more than"),
+], ids=["past the budget", "7z", "rar", "nested too deep"])
+def test_what_the_sweep_cannot_read_whole_fails_the_file(bench: Path, tmp_path: Path, packed: bytes,
+                                                         why: str) -> None:
+    """17 MB of zeros before the originals in a tar.gz, or a .7z of them, scored 100 %: what
+    nobody read cannot be shown free of PHI, so the file fails, saying why."""
+    run = make_run(bench, tmp_path / "run", deidentify)
+    (run / "out" / "extra.bin").write_bytes(packed)
+    rows, _ = score(bench, run)
+    mine = rows[(rows.output_file == "out/extra.bin") & ~rows.passed]
+    assert mine.reason.str.contains("not read whole").any() and mine.reason.str.contains(why).any(), \
+        mine[["path", "reason"]].to_string()
+    assert rows[rows.output_file != "out/extra.bin"].passed.all()
+
+
+def test_a_file_past_the_sweep_limit_fails_and_one_within_it_does_not(tmp_path: Path, monkeypatch) -> None:
+    from midib.score import observation
+    from midib.score.observation import OutputRecord, sweep_file_bytes
+    from midib.score.sweep import UNREAD
+    monkeypatch.setattr(observation, "FILE_SWEEP_MAX", 1 << 20)    # windows of 256 KiB up to 1 MiB
+    monkeypatch.setattr(observation, "BLOB_SWEEP_MAX", 1 << 18)
+    for size, unread in ((1 << 19, False), (3 << 20, True)):
+        f = tmp_path / f"f{size}.bin"
+        with f.open("wb") as h:
+            h.truncate(size)
+        rec = OutputRecord(file=f.name)
+        sweep_file_bytes(f, rec, lambda text, vr, where: [])
+        assert any(nid == UNREAD for nid, _, _ in rec.hits) is unread, rec.hits
 
 
 def test_a_bomb_as_the_first_zip_member_does_not_hide_the_next() -> None:

@@ -9,6 +9,7 @@ copy of its small files.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import stat
@@ -237,6 +238,36 @@ def test_a_link_to_an_original_input_is_a_failed_row_and_its_target_is_swept(
     assert not (pd.read_parquet(tmp_path / "clean" / "results.parquet").action == "no_link_out").any()
 
 
+def test_a_folder_link_out_and_a_path_too_long_to_read_fail_a_folder_link_within_does_not(
+        mini_bench: Path, sub: Path, tmp_path: Path) -> None:
+    """A link to a folder of originals, and an original under folders past PATH_MAX, were
+    listed as rejected and scored 100 %: a copy of the submission ships both."""
+    (sub / "again").symlink_to(sub / next(p.name for p in sub.iterdir() if p.is_dir()),
+                               target_is_directory=True)
+    (sub / "originals").symlink_to(mini_bench / "input", target_is_directory=True)
+    fd = os.open(sub, os.O_RDONLY)
+    try:
+        for _ in range(20):                        # 20 x 250 characters: past PATH_MAX (4096)
+            os.mkdir("d" * 250, dir_fd=fd)
+            inner = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        leaf = os.open("x.dcm", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+        os.write(leaf, sorted((mini_bench / "input").rglob("*.dcm"))[0].read_bytes())
+        os.close(leaf)
+    finally:
+        os.close(fd)
+    out = tmp_path / "score"
+    assert main(["score", str(mini_bench), str(sub), "--out", str(out), *FAST]) == 0
+    rows = pd.read_parquet(out / "results.parquet")
+    failed = rows[~rows.passed]
+    assert (failed[failed.action == "no_link_out"].output_file == "originals").any()
+    assert not (rows.output_file == "again").any()
+    unread = failed[failed.reason.str.contains("not read: cannot")]
+    assert len(unread) >= 1 and unread.output_file.str.startswith("d" * 250).all(), unread.to_string()
+    shutil.rmtree(sub / ("d" * 250), ignore_errors=True)
+
+
 def test_a_mapping_field_over_the_csv_limit_is_one_line(mini_bench: Path, sub: Path, tmp_path: Path,
                                                          capsys) -> None:
     mapping = tmp_path / "uid.csv"
@@ -338,6 +369,30 @@ def test_a_score_folder_with_only_our_files_inside_the_submission_is_rescored(
     assert sorted(os.listdir(sub / "score")) == ["results.csv", "results.parquet", "summary.json"]
     assert tree(tmp_path, skip=sub / "score") == before
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_score_files_forged_around_an_input_are_read_as_outputs(mini_bench: Path, sub: Path,
+                                                                 tmp_path: Path, capsys) -> None:
+    """A summary.json naming no benchmark, results.parquet = ``PAR1`` + an original input: set
+    aside as "an earlier score" on their first bytes, the original scored 100 %."""
+    from midib.score.rows import COLUMNS
+    original = sorted((mini_bench / "input").rglob("*.dcm"))[5].read_bytes()
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    shutil.copytree(sub, forged / "real")
+    (forged / "score").mkdir()
+    (forged / "score" / "summary.json").write_text('{"format": "midib-score"}')
+    (forged / "score" / "results.parquet").write_bytes(b"PAR1" + original)
+    header = ",".join(f'"{c}"' for c in COLUMNS)
+    (forged / "score" / "results.csv").write_bytes(header.encode() + b"\n" + original)
+    out = tmp_path / "s"
+    assert main(["score", str(mini_bench), str(forged), "--out", str(out), *FAST]) in (0, 1)
+    rows = pd.read_parquet(out / "results.parquet")
+    leaks = rows[(rows.action == "leak_sweep") & ~rows.passed]
+    assert {"score/results.parquet", "score/results.csv"} <= set(leaks.output_file), \
+        sorted(set(leaks.output_file))
+    summary = json.loads((out / "summary.json").read_text())
+    assert not any(r["reason"].startswith("an earlier midib score") for r in summary["matching"]["rejected_outputs"])
 
 
 # 4. never into the benchmark ----------------------------------------------------------------

@@ -147,6 +147,20 @@ def test_another_patient_s_identifiers_count_but_not_their_names_or_dates() -> N
         {"ROE^JANE", "MRN9876543", "19811111"}
 
 
+def test_another_patient_s_whole_address_or_email_counts_but_not_one_line_of_it() -> None:
+    """Outputs given other patients' addresses and e-mails scored 99.8 %: a whole address is
+    no dummy written by chance; a city alone may be."""
+    address = "443 Mcdaniel Stream, New Melissamouth, WA 85385"
+    sweeper = build_sweeper([entry("patient_address", address, patient="P2"),
+                             entry("email", "samuelkirk@example.net", patient="P2")], [])
+    def kept(text: str) -> set[str]:
+        hits = [(n, "x", t) for n, t in sweeper(text, "LT", "x")]
+        return {sweeper.needle(n).whole for n, _, _ in relevant_hits(hits, sweeper, "P1")}
+    assert kept(f"home {address}") == {address}
+    assert kept("mail samuelkirk@example.net") == {"samuelkirk@example.net"}
+    assert kept("moved to New Melissamouth") == set()
+
+
 def test_ledger_ids_hold_midib_ids_as_bits_and_others_as_they_are() -> None:
     from midib.score.sweep import LedgerIds
     ids = LedgerIds()

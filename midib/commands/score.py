@@ -169,7 +169,7 @@ def check_score_folder(out_dir: Path, bench: "Benchmark", run: "RunFolder") -> N
                          f"{more}, which would not be scored: pass --out outside the submission")
     from midib.score.inputs import score_files_in
     present = [n for n in SCORE_FILES if os.path.lexists(where / n)]
-    if strange := sorted(set(present) - score_files_in(where, present)):
+    if strange := sorted(set(present) - score_files_in(where, present, bench.fingerprint())):
         raise MidibError(f"score folder {out_dir} is inside the submission and holds {strange[0]!r}, "
                          "which is not an earlier midib score: it would be replaced, not scored; "
                          "pass --out outside the submission")

@@ -4,8 +4,8 @@ A tool, or the script that packs a submission, can leave ``study.tar.gz``, ``ori
 ``dump.xz`` beside the de-identified files. The byte sweep reads a file's printable runs, and a
 stored tar or zip shows its members as they are; a deflated one shows only noise, so the
 original names, IDs and dates inside would pass as clean. Here such a file is inflated with the
-standard library's decompressors (gzip, bzip2, xz, legacy .lzma, a bare zlib stream, zip members,
-and one archive inside another)
+standard library's decompressors (gzip, bzip2, xz, legacy .lzma, a bare zlib stream, zip members)
+and zstandard's, down to :data:`MAX_DEPTH` archives inside one another,
 so that the sweep reads what a recipient would read after one ``unzip``.
 
 A PDF (an encapsulated report in EncapsulatedDocument, or a file beside the outputs) keeps its
@@ -16,7 +16,8 @@ stream and joins the pieces, so ``DOE`` reads as one word.
 Inflation is bounded: :data:`MAX_TOTAL` bytes per file whatever the archive claims, read in
 steps, so a bomb (a few KB inflating to gigabytes) costs at most that much memory and time.
 Zip members share it: each reads at most an even share of what the members before it left.
-What lies beyond is not swept, as for any value past the sweep's limit.
+What lies beyond is not swept, and said so (``unread``): the sweep fails the file for it, as
+it fails one compressed in a format midib cannot open (7-Zip, RAR): unread is never clean.
 """
 
 from __future__ import annotations
@@ -36,18 +37,28 @@ from typing import Any, Callable
 MAX_TOTAL = 16 * 1024 * 1024
 #: the least a zip member may inflate to when members share the budget (a DICOM header fits)
 MEMBER_MIN = 256 * 1024
-#: an archive inside an archive is opened; one inside that is swept as bytes
-MAX_DEPTH = 2
+#: archives inside archives are opened this deep (``x.dcm.gz.gz.gz`` is three); deeper is
+#: reported as not read
+MAX_DEPTH = 4
 _STEP = 1024 * 1024
 
-_GZIP, _BZIP2, _XZ, _ZIP = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04"
+_GZIP, _BZIP2, _XZ, _ZIP, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04", b"\x28\xb5\x2f\xfd"
+#: compressed formats midib cannot open (no decoder in the standard library or its
+#: dependencies): a file in one of them is reported as content not read, never passed as clean
+UNOPENABLE = {b"7z\xbc\xaf\x27\x1c": "7-Zip", b"Rar!\x1a\x07": "RAR", b"\x04\x22\x4d\x18": "LZ4",
+              b"MSCF\x00\x00\x00\x00": "CAB"}
 
 
 def compressed(data: bytes) -> bool:
-    """True when ``data`` starts like a gzip, bzip2, xz, legacy lzma or zip file, or a bare zlib
-    stream (``zlib.compress`` of an input copy, ``orig.z``: no magic of its own, only a
-    two-byte header whose checksum a random start meets once in ~500)."""
-    return data.startswith((_GZIP, _BZIP2, _XZ, _ZIP)) or _zlib_header(data) or _lzma_alone(data)
+    """True when ``data`` starts like a gzip, bzip2, xz, legacy lzma, zstd or zip file, or a
+    bare zlib stream (``zlib.compress`` of an input copy, ``orig.z``: no magic of its own, only
+    a two-byte header whose checksum a random start meets once in ~500)."""
+    return data.startswith((_GZIP, _BZIP2, _XZ, _ZIP, _ZSTD)) or _zlib_header(data) or _lzma_alone(data)
+
+
+def unopenable(data: bytes) -> str | None:
+    """The name of the compressed format ``data`` starts with when midib cannot open it."""
+    return next((name for magic, name in UNOPENABLE.items() if data.startswith(magic)), None)
 
 
 def _zlib_header(data: bytes) -> bool:
@@ -66,19 +77,52 @@ def _lzma_alone(data: bytes) -> bool:
     return 1 << 12 <= dictionary <= 3 << 29 and (size == b"\xff" * 8 or int.from_bytes(size, "little") < 1 << 40)
 
 
-def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0) -> Iterator[bytes]:
+def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0,
+             unread: list[str] | None = None) -> Iterator[bytes]:
     """The inflated contents of ``data`` if it is a compressed file or archive (nothing otherwise):
     one bytes object per stream or zip member, and the contents of archives found inside them,
-    together at most ``budget`` bytes. A truncated or damaged archive yields what could be read."""
-    if depth >= MAX_DEPTH or budget <= 0 or not compressed(data):
+    together at most ``budget`` bytes. A truncated or damaged archive yields what could be read.
+    What is left unread (the budget spent, archives nested too deep, a format midib cannot
+    open) is said in ``unread``: content nobody read is no content shown free of PHI."""
+    unread = unread if unread is not None else []
+    if (name := unopenable(data)) is not None:
+        unread.append(f"compressed as {name}, which midib cannot open")
+        return
+    if not compressed(data):
+        return
+    if depth >= MAX_DEPTH:
+        unread.append(f"archives nested more than {MAX_DEPTH} deep")
         return
     left = [budget]
-    for part in (_zip_members(data, left) if data.startswith(_ZIP) else _stream(data, left)):
+    reader = (_zip_members(data, left) if data.startswith(_ZIP) else
+              _zstd(data, left) if data.startswith(_ZSTD) else _stream(data, left))
+    for part in reader:
         yield part
-        if compressed(part):
-            inner = list(inflated(part, left[0], depth + 1))
+        if compressed(part) or unopenable(part):
+            inner = list(inflated(part, left[0], depth + 1, unread))
             left[0] -= sum(len(x) for x in inner)
             yield from inner
+    if left[0] <= 0:
+        unread.append(f"inflates beyond the {budget // 2**20} MiB read of one file")
+
+
+def _zstd(data: bytes, left: list[int]) -> Iterator[bytes]:
+    """A zstd stream (``tar --zstd``, ``zstd -q``) inflated in steps up to the budget."""
+    try:
+        import zstandard
+    except ImportError:            # an installation without it: said, never passed as clean
+        left[0] = 0
+        return
+    out = bytearray()
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as r:
+            while left[0] > 0 and (chunk := r.read(min(_STEP, left[0]))):
+                out += chunk
+                left[0] -= len(chunk)
+    except zstandard.ZstdError:
+        pass                      # damaged or truncated: what was read is still swept
+    if out:
+        yield bytes(out)
 
 
 def _stream(data: bytes, left: list[int]) -> Iterator[bytes]:
@@ -283,10 +327,11 @@ def _inflate(data: bytes, budget: int) -> bytes:
         return b""
 
 
-def unpacked(data: bytes) -> list[bytes]:
+def unpacked(data: bytes, unread: list[str] | None = None) -> list[bytes]:
     """Everything the sweep reads of ``data`` beyond its own bytes: the inflated contents of a
-    compressed file or archive, the text of the PDFs in it or in them, and a PNG's text chunks."""
-    parts = list(inflated(data)) if compressed(data) else []
+    compressed file or archive, the text of the PDFs in it or in them, and a PNG's text chunks
+    (what could not be read is said in ``unread``: :func:`inflated`)."""
+    parts = list(inflated(data, unread=unread))
     for whole in [data, *parts]:
         parts += pdf_text(whole)
         parts += png_text(whole)

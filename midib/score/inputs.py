@@ -143,8 +143,8 @@ def _run_record(run_json: Path) -> dict:
     return info
 
 
-def output_files(root: Path, exclude: Optional[Path] = None,
-                 aside: Collection[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
+def output_files(root: Path, exclude: Optional[Path] = None, aside: Collection[str] = (),
+                 benchmark_id: Optional[str] = None) -> tuple[list[str], list[dict[str, str]]]:
     """Every regular file under ``root`` as sorted relative POSIX paths, and the rejected ones.
 
     A submission is untrusted: links are never followed out of it (a symlink to another run's
@@ -152,7 +152,8 @@ def output_files(root: Path, exclude: Optional[Path] = None,
     and sockets are never opened. Rejected entries are reported, not silently dropped: so are
     folders that cannot be listed (their instances then fail as unmatched) and entries whose
     path is too long to stat. ``exclude`` is our own score folder when it sits inside the
-    submission; ``aside``: files of the top folder that are not outputs (its mapping CSVs).
+    submission; ``aside``: files of the top folder that are not outputs (its mapping CSVs);
+    ``benchmark_id``: the benchmark an earlier score must be of to be set aside.
     """
     top = root.resolve()
     skip = _resolved(exclude) if exclude is not None else None
@@ -182,7 +183,7 @@ def output_files(root: Path, exclude: Optional[Path] = None,
             if link:
                 rejected.append({"file": path.relative_to(root).as_posix(),
                                  "reason": "symbolic link to a folder (not followed)"})
-        earlier = _earlier_score(here, root, filenames)
+        earlier = _earlier_score(here, root, filenames, benchmark_id)
         for name in filenames:
             path = here / name
             rel = path.relative_to(root).as_posix()
@@ -197,7 +198,8 @@ def output_files(root: Path, exclude: Optional[Path] = None,
     return sorted(files), sorted(rejected, key=lambda r: r["file"])
 
 
-def _earlier_score(here: Path, root: Path, names: list[str]) -> frozenset[str]:
+def _earlier_score(here: Path, root: Path, names: list[str],
+                   benchmark_id: Optional[str]) -> frozenset[str]:
     """The score files of an earlier `midib score` of a plain folder (its default score folder,
     ROOT/score), or none. Scored once by default, then again with --out elsewhere, the folder
     held results.csv, which quotes every planted value: read as an output it would be one long
@@ -205,18 +207,22 @@ def _earlier_score(here: Path, root: Path, names: list[str]) -> frozenset[str]:
     writes (:func:`score_files_in`), so a file merely named so is scored like any other."""
     if "summary.json" not in names or here.parent != root or here.name != "score":
         return frozenset()
-    return score_files_in(here, names)
+    return score_files_in(here, names, benchmark_id)
 
 
 #: the largest summary.json read to recognise an earlier score (one of 45,000 outputs: ~9 MB)
 _SUMMARY_MAX = 64 * 1024 * 1024
 
 
-def score_files_in(folder: Path, names: Optional[list[str]] = None) -> frozenset[str]:
+def score_files_in(folder: Path, names: Optional[list[str]] = None,
+                   benchmark_id: Optional[str] = None) -> frozenset[str]:
     """Which of ``folder``'s score-file names hold what `midib score` writes: regular files (a
-    FIFO would block the read, a link is never followed) with a midib-score summary.json, a
-    results.csv starting with the results header, a results.parquet starting with Parquet's
-    magic. Only with such a summary.json beside them."""
+    FIFO would block the read, a link is never followed) with a midib-score summary.json (of
+    the benchmark ``benchmark_id``, when given), a results.csv starting with the results
+    header, a results.parquet starting with Parquet's magic. Only with such a summary.json
+    beside them. A submission forging those three files around an original input (a summary
+    naming no benchmark, ``PAR1`` then the DICOM) was set aside unread and scored 100 %: the
+    benchmark's id is what a submitter who never scored against it cannot know."""
     from midib.score.sink import SCORE_FILES   # what `midib score` writes in its folder
     names = names if names is not None else [n for n in SCORE_FILES if os.path.lexists(folder / n)]
     if "summary.json" not in names or not _regular(folder / "summary.json", _SUMMARY_MAX):
@@ -226,6 +232,8 @@ def score_files_in(folder: Path, names: Optional[list[str]] = None) -> frozenset
     except (OSError, ValueError, RecursionError):
         return frozenset()
     if not isinstance(summary, dict) or summary.get("format") != "midib-score":
+        return frozenset()
+    if benchmark_id is not None and summary.get("benchmark_id") != benchmark_id:
         return frozenset()
     found = {"summary.json"}
     from midib.score.rows import COLUMNS

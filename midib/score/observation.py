@@ -167,21 +167,24 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
     leak all the same. The file is read in windows (:func:`file_windows`), so a name past a
     value too large to walk is still found. A needle the walk already found is not reported
     twice."""
+    from midib.score.sweep import UNREAD
     known = {nid for nid, _, _ in record.hits}
+    unread: list[str] = []
     try:
         with open(path, "rb") as f:
-            for at, window in file_windows(f):
+            for at, window in file_windows(f, unread):
                 parts = [window]
-                if at == 0:
-                    parts += (without_pixel_data(part) for part in archives.unpacked(window))  # gzip, zip, PDF
+                if at == 0:   # gzip, zip, zstd, PDF
+                    parts += (without_pixel_data(part) for part in archives.unpacked(window, unread))
                 for part in parts:
                     for run in binary_strings(part):
                         for nid, text in scan(run, "UN", FILE_BYTES):
                             if nid not in known:
                                 known.add(nid)
                                 record.hits.append((nid, FILE_BYTES, text[:200]))
-    except OSError:
-        return
+    except OSError as e:
+        unread.append(f"cannot be read: {e.strerror or e}")
+    record.hits += [(UNREAD, FILE_BYTES, why) for why in dict.fromkeys(unread)]
 
 
 #: the most of one file the byte sweep reads: gigabytes of a hostile file would stall scoring
@@ -190,11 +193,11 @@ FILE_SWEEP_MAX = 1024 * 1024 * 1024
 WINDOW_OVERLAP = 64 * 1024
 
 
-def file_windows(f: Any) -> Iterator[tuple[int, bytes]]:
+def file_windows(f: Any, unread: Optional[list[str]] = None) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes) of an open file in windows of :data:`BLOB_SWEEP_MAX` bytes overlapping
-    by :data:`WINDOW_OVERLAP`, up to :data:`FILE_SWEEP_MAX`; the pixel data that ends the file
-    is left out (:func:`without_pixel_data`), and no window is read past it. One window in
-    memory at a time."""
+    by :data:`WINDOW_OVERLAP`, up to :data:`FILE_SWEEP_MAX` (a larger file is said in
+    ``unread``); the pixel data that ends the file is left out (:func:`without_pixel_data`),
+    and no window is read past it. One window in memory at a time."""
     size = os.fstat(f.fileno()).st_size
     at = 0
     while at < min(size, FILE_SWEEP_MAX):
@@ -212,6 +215,8 @@ def file_windows(f: Any) -> Iterator[tuple[int, bytes]]:
         if len(kept) < len(window) or at + len(window) >= size:
             return
         at += len(window) - WINDOW_OVERLAP
+    if size > FILE_SWEEP_MAX and unread is not None:   # the loop stopped at the limit, not at the end
+        unread.append(f"{size / 2**30:.1f} GiB, of which the first {FILE_SWEEP_MAX / 2**30:g} GiB are read")
 
 
 def all_zeros(data: bytes) -> bool:

@@ -22,7 +22,7 @@ from midib.score.encoded import is_decoded
 from midib.score.matching import MatchResult
 from midib.score.observation import OutputRecord
 from midib.score.rows import rule_row
-from midib.score.sweep import Sweeper, covered, relevant_hits, scan_file_name
+from midib.score.sweep import UNREAD, Sweeper, covered, relevant_hits, scan_file_name
 from midib.score.uids import concrete_key, instance_uid_rows
 from midib.score.verdict import Verdict
 
@@ -117,6 +117,12 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
             continue
         if like is not None and where in seen and not is_decoded(text) and covered(needle, checked.get(where, [])):
             continue
+        if nid == UNREAD:   # not read, so not shown free of PHI: unscorable counts as failed
+            rows.append(rule_row("sweep", f"sweep/{rec.file}/{where}/{nid}/{text[:80]}", "leak_sweep",
+                                 Verdict.fail(f"{where} not read whole: {text}; what nobody read cannot "
+                                              f"be shown free of PHI", text[:200]),
+                                 like=like, output_file=rec.file, path=where, category="hipaa"))
+            continue
         rows.append(rule_row(
             "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",
             Verdict.fail(f"{needle.kind} {needle.whole!r} found in {where}" +
@@ -133,8 +139,14 @@ def link_rows(root: Path, rejected: list[dict[str, str]], sweeper: Sweeper) -> l
     original input hands over the patient's whole record, and its target's path may spell the
     patient's name or MRN."""
     rows: list[dict[str, Any]] = []
+    top = root.resolve()
     for r in rejected:
-        if not r["reason"].startswith("symbolic link to outside"):
+        if r["reason"].startswith(("cannot stat", "cannot list folder")):
+            rows.append(_unread_row(r))
+            continue
+        if r["reason"].startswith("symbolic link to a folder") and _inside(root / r["file"], top):
+            continue            # another way into a folder of the submission, read as such
+        if not r["reason"].startswith(("symbolic link to outside", "symbolic link to a folder")):
             continue
         try:
             target = os.readlink(root / r["file"])
@@ -148,6 +160,26 @@ def link_rows(root: Path, rejected: list[dict[str, str]], sweeper: Sweeper) -> l
         if target:
             rows += sweep_rows(OutputRecord(file=f"{r['file']} -> {target}"), None, sweeper, {})
     return rows
+
+
+def _inside(link: Path, top: Path) -> bool:
+    """Whether the folder ``link`` leads to lies in the submission (``top``, resolved)."""
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError):
+        return True             # a loop leads nowhere: nothing to ship
+    return target == top or top in target.parents
+
+
+def _unread_row(rejected: dict[str, str]) -> dict[str, Any]:
+    """A failed row for an entry of the submission midib could not read (a path too long to
+    stat, a folder it may not list): a copy of the submission ships it all the same, and what
+    nobody read cannot be shown free of PHI (an original under 25 folders of 250 characters
+    scored 100 %)."""
+    return rule_row("sweep", f"sweep/{rejected['file']}/{UNREAD}", "leak_sweep",
+                    Verdict.fail(f"not read: {rejected['reason']}; what nobody read cannot be shown "
+                                 f"free of PHI", rejected["reason"][:200]),
+                    output_file=rejected["file"], category="hipaa")
 
 
 def _read_as_text(rec: OutputRecord) -> set[str]:

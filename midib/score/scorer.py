@@ -265,7 +265,7 @@ def _scored(bench: Benchmark, run: RunFolder, opts: ScoreOptions, sink: RowSink,
     if not len(facts.first):   # every output would be "extra" and the score a meaningless 0 %
         raise MidibError(f"{bench.checks_path}: the answer key holds no checks: nothing to score "
                          f"against (regenerate it, or pass --profile to derive one from the ledger)")
-    files, rejected = output_files(run.output_root, opts.exclude, run.mapping_files)
+    files, rejected = output_files(run.output_root, opts.exclude, run.mapping_files, bench.fingerprint())
     sources = facts.sources(bench.input_dir)
     clock.lap("load")
 

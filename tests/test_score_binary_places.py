@@ -111,6 +111,11 @@ def test_what_a_fragment_holds_besides_its_header_and_pixels_is_offered() -> Non
     assert b"PARK^SCOTT MRN56576718" in text
     noise = codestreams.pixel_header_payloads(item(b"") + item(late) + item(bytes(range(256)) * 4), 0)
     assert noise == [b"after the scan"]              # a continued frame's coded bytes: unread
+    segments = b"\x05" + b"ABCDEF" + b"\xfe\x00"          # PackBits: a literal run, then a repeat
+    rle = lambda header_tail: struct.pack("<2L", 1, 64) + header_tail + segments
+    assert codestreams.pixel_header_payloads(item(b"") + item(rle(bytes(56))), 0) == []
+    hidden = rle(b"PARK^SCOTT MRN56576718".ljust(56, b"\x00"))
+    assert codestreams.pixel_header_payloads(item(b"") + item(hidden), 0) == [b"PARK^SCOTT MRN56576718".ljust(56, b"\x00")]
 
 
 def _offered(path: Path) -> tuple[list, list]:

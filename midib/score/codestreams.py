@@ -164,6 +164,7 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
     * a JPEG's COM or APPn segments after its scan header (before EOI, or past a megabyte of
       padding segments), and the bytes after its EOI;
     * the basic offset table (the first item), which holds only 32-bit offsets;
+    * the unused offset slots of an RLE fragment's header;
     * a fragment that is not the start of a codestream but reads as text (a frame continued
       over fragments is coded data, not text, and is left alone)."""
     data = memoryview(buf)[start:end]
@@ -193,9 +194,28 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
         return out
     if head.startswith((_J2K_SOC, _JP2_SIGNATURE)):
         return []
+    if (unused := _rle_unused_header(data)) is not None:
+        return [unused] if unused.strip(b"\x00") else []
     sample = bytes(data[:_TAIL])
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
     return [sample] if printable >= 0.9 * len(sample) else []
+
+
+_RLE_HEADER = struct.Struct("<16L").unpack_from
+
+
+def _rle_unused_header(data: Any) -> bytes | None:
+    """The unused offset slots of an RLE fragment's 64-byte header (PS3.5 G.5: the number of
+    segments, 1 to 15, then 15 offsets, the first 64, those past the number of segments
+    zero), or None when the fragment does not start with such a header. A writer may put
+    anything there: no decoder reads it."""
+    if len(data) < 64:
+        return None
+    count, *offsets = _RLE_HEADER(data, 0)
+    used = offsets[:count] if 1 <= count <= 15 else []
+    if not used or used[0] != 64 or any(b <= a for a, b in zip(used, used[1:])) or used[-1] >= len(data):
+        return None
+    return bytes(data[4 + 4 * count:64])
 
 
 def _jpeg_scan_start(data: Any) -> int | None:

@@ -78,8 +78,10 @@ def test_a_permission_error_anywhere_in_a_command_is_one_line(mini_bench: Path, 
     (lambda b, t: ["report", str(b), "--bench", str(t / "nope"), "--out", str(t / "d" / "r.html")],
      ["--bench", "not a midib benchmark"]),
     (lambda b, t: ["run", str(b), "--cmd", " ", "--out", str(t / "d")], ["--cmd is empty"]),
+    (lambda b, t: ["run", str(b), "--tool", "identity", "--timeout", "nan", "--out", str(t / "d")],
+     ["--timeout must be a positive number"]),
 ], ids=["demo-preset", "demo-unknown-tool", "demo-no-tool", "generate-empty-base", "report-bench",
-        "run-empty-cmd"])
+        "run-empty-cmd", "run-timeout-nan"])
 def test_wrong_arguments_are_one_line_and_nothing_is_made(mini_bench: Path, tmp_path: Path, capsys,
                                                           argv, words) -> None:
     """Each once went on: demo printed two error lines (or ran every tool for ``--tools ,``,

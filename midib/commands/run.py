@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cmd is not None and not args.cmd.strip():
         raise MidibError("--cmd is empty; give the tool's command, e.g. 'mytool {input} {output}'")
-    if args.timeout is not None and args.timeout <= 0:
-        raise MidibError(f"--timeout must be positive, got {args.timeout}")
+    if args.timeout is not None and not (0 < args.timeout < float("inf")):   # nan: never fires
+        raise MidibError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     req = RunRequest(benchmark=args.benchmark, out=args.out, tool=args.tool, template=args.cmd,
                      timeout=args.timeout, options=parse_options(args.options), seed=args.seed,
                      force=args.force, keep_work=args.keep_work)

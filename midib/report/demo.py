@@ -94,9 +94,15 @@ def ensure_benchmark(bench: Path, preset: str, seed: int, jobs: int) -> str:
     return f"generated benchmark {bench}"
 
 
+#: seconds a tool may run in the demo: one that hangs (a server that never answers) is recorded
+#: as timed out and the demo goes on to the next tool instead of waiting for ever
+TOOL_TIMEOUT = 1800
+
+
 def run_and_score(bench: Path, run_dir: Path, tool: str, jobs: int) -> str:
     """Run one tool and score it when it ran; return a one-line outcome (never raises for the tool)."""
-    code, text = quiet_main(["run", str(bench), "--tool", tool, "--out", str(run_dir), "--force"])
+    code, text = quiet_main(["run", str(bench), "--tool", tool, "--out", str(run_dir), "--force",
+                             "--timeout", str(TOOL_TIMEOUT)])
     if not (run_dir / "run.json").is_file():
         return f"{tool}: not run: {text.strip().splitlines()[-1] if text.strip() else code}"
     if code != 0:   # the runner's own line already names the tool and says why

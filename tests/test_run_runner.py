@@ -112,6 +112,18 @@ def test_a_tool_that_links_its_output_elsewhere_or_removes_its_input_fails(bench
     assert rec.benchmark_untouched and len(list((bench / "input").rglob("*.dcm"))) == 2
 
 
+def test_files_a_tool_writes_beside_its_output_are_reported(bench: Path, tmp_path: Path, capsys) -> None:
+    s = script(tmp_path, "stray.py", """
+        import pathlib, shutil, sys
+        shutil.copytree(sys.argv[1], sys.argv[2], dirs_exist_ok=True)
+        (pathlib.Path(sys.argv[2]).parent / "notes.txt").write_text("DOE^JOHN")
+    """)
+    out = tmp_path / "run"
+    assert run_cli(bench, "--cmd", f"{PY} {s} {{input}} {{output}}", "--out", out) == 0
+    assert any("outside its output folder: notes.txt" in n for n in read_record(out).notes)
+    assert "outside its output folder" in capsys.readouterr().err
+
+
 def _dies(pid: int, within: float) -> bool:
     """True once ``pid`` is gone or a zombie: SIGKILL is sent to the group at the timeout, but
     the kernel may take a moment to end a process that is not ours to wait for."""

@@ -67,4 +67,7 @@ def run(args: argparse.Namespace) -> int:
         shown = "; ".join(p[:120] for p in problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         print(f"midib: warning: the tool modified its input ({len(problems)} file(s), listed in "
               f"run.json): {shown}", file=sys.stderr)
+    for note in record.notes:
+        if note.startswith("the tool wrote outside"):
+            print(f"midib: warning: {note}", file=sys.stderr)
     return 0 if ok else 1

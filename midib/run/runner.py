@@ -161,6 +161,10 @@ def execute(req: RunRequest) -> RunRecord:
             output.unlink()          # the link itself, never what it points to
         output.mkdir()
     record.output_files = sum(1 for p in folder.output_dir.rglob("*") if p.is_file())
+    if strays := sorted(p.name for p in folder.root.iterdir() if p.name not in RUN_ENTRIES):
+        # never scored (only output/ is), but shipped with the run folder: PHI may be in them
+        record.notes.append(f"the tool wrote outside its output folder: {', '.join(strays[:5])}"
+                            f"{' and more' if len(strays) > 5 else ''} in {folder.root}")
     if record.status == "ok" and record.input_files and not record.output_files:
         # exit 0 with nothing written is no de-identification: a wrong {output} placeholder,
         # a tool writing beside its input; counted as a failure, not as an empty success

@@ -112,6 +112,13 @@ def test_what_a_fragment_holds_besides_its_header_and_pixels_is_offered() -> Non
     assert b"PARK^SCOTT MRN56576718" in text
     noise = codestreams.pixel_header_payloads(item(b"") + item(late) + item(bytes(range(256)) * 4), 0)
     assert noise == [b"after the scan"]              # a continued frame's coded bytes: unread
+    tile = (b"\xff\x64" + struct.pack(">H", 14) + b"\x00\x01PARK^SCOTT"           # COM in the tile-part
+            + b"\xff\x93" + b"\x12Doe\x34\x56\x78")                                # SOD, coded data
+    j2k = (b"\xff\x4f\xff\x51" + struct.pack(">H", 4) + b"\x00\x00"            # SOC, SIZ (cut short)
+           + b"\xff\x90" + struct.pack(">HHLBB", 10, 0, 12 + len(tile), 0, 1) + tile  # SOT with Psot
+           + b"\xff\xd9")                                                          # EOC
+    assert codestreams.pixel_header_payloads(item(b"") + item(j2k + b"\xff"), 0) == [b"PARK^SCOTT"]
+    assert b"MRN56576718" in codestreams.pixel_header_payloads(item(b"") + item(j2k + b"MRN56576718"), 0)[-1]
     segments = b"\x05" + b"ABCDEF" + b"\xfe\x00"          # PackBits: a literal run, then a repeat
     rle = lambda header_tail: struct.pack("<2L", 1, 64) + header_tail + segments
     assert codestreams.pixel_header_payloads(item(b"") + item(rle(bytes(56))), 0) == []

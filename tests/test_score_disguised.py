@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
@@ -177,6 +178,21 @@ def test_a_file_past_the_sweep_limit_fails_and_one_within_it_does_not(tmp_path: 
         rec = OutputRecord(file=f.name)
         sweep_file_bytes(f, rec, lambda text, vr, where: [])
         assert any(nid == UNREAD for nid, _, _ in rec.hits) is unread, rec.hits
+
+
+def test_a_zip_larger_than_a_window_is_read_from_its_directory(tmp_path: Path) -> None:
+    """Its central directory is past the first 16 MiB window: the deflated notes after a large
+    stored member went unread and unflagged; the member past its share is said unread."""
+    from midib.score.observation import OutputRecord, sweep_file_bytes
+    from midib.score.sweep import UNREAD
+    big = tmp_path / "images.zip"
+    with zipfile.ZipFile(big, "w") as z:
+        z.writestr(zipfile.ZipInfo("noise.bin"), np.random.default_rng(3).bytes(17 << 20))
+        z.writestr("notes.txt", "seen by DOE^JOHN " * 50, zipfile.ZIP_DEFLATED)
+    rec = OutputRecord(file=big.name)
+    sweep_file_bytes(big, rec, lambda text, vr, where: [("doe", text)] if "DOE^JOHN" in text else [])
+    assert any(nid == "doe" for nid, _, _ in rec.hits)
+    assert any(nid == UNREAD and "noise.bin" in text for nid, _, text in rec.hits), rec.hits
 
 
 def test_a_bomb_as_the_first_zip_member_does_not_hide_the_next() -> None:

@@ -264,12 +264,42 @@ def test_identifiers_and_dates_rewritten_are_found(text: str, whole: str) -> Non
     "version 1/2/3/4",
     "3.8851048E3",
     "version 4.3.39 of the software",   # one more number: a version, not a date
+    "4 margin 39",                      # words that start like a month are no month
+    "Mary 4 39",
     "at 4 Mar 20:15",                   # a month, then a time
     "10.4.3.39",
 ])
 def test_numbers_in_a_row_that_are_not_the_identifier_are_no_leak(text: str) -> None:
     vr = "DS" if text.startswith("3.") else "LT"
     assert regrouped(text, vr) == set()
+
+
+@pytest.mark.parametrize("text,vr,whole", [
+    ("03.04.39", "LT", "19390304"),               # a whole value of dotted numbers: a date, not a UID
+    ("400.082.3654", "LO", "(400) 082-3654"),     # a phone number written with dots
+    ("19000101-19390304", "DA", "19390304"),      # a date range: its second date too
+    ("DOB Mar-04-39", "LT", "19390304"),          # month first, two-digit year
+])
+def test_dates_and_numbers_read_as_what_they_are(text: str, vr: str, whole: str) -> None:
+    assert whole in regrouped(text, vr), regrouped(text, vr)
+
+
+def test_characteristics_are_not_searched_and_kept_values_only_for_their_patient() -> None:
+    """``USA`` (a country) turned up in a manufacturer's address and in random compressed bytes;
+    one patient's retained ``WHITE`` (ethnic group) hid another's mother's maiden name."""
+    ledger = [entry("country_of_residence", "USA", patient="P7"), entry("military_rank", "SGT", patient="P7"),
+              entry("ethnic_group", "OTHER", patient="P7"),
+              entry("mothers_maiden_name", "WHITE", "PN", patient="P8", phi_class="names"),
+              entry("station_name", "WHITE", patient="P7", eid="kept-white")]
+    key = [Check(id="k", instance="1.2.3", file="a.dcm", patient_id="P7", study_uid="", series_uid="",
+                 modality="CT", scope="instance", action="text_retained", path="(0008,1010)", tag_name="",
+                 expected={"value": "WHITE"}, ledger_ids=["kept-white"])]
+    sweeper = build_sweeper(ledger, key)
+    assert sweeper("GE Healthcare, Waukesha WI USA, other sGt{ SGT", "LT", "x") == []
+    hits = [(n, "x", t) for n, t in sweeper("Mother: White", "LT", "x")]
+    assert {sweeper.needle(n).whole for n, _, _ in relevant_hits(hits, sweeper, "P8")} == {"WHITE"}
+    assert relevant_hits(hits, sweeper, "P7") == []
+    assert relevant_hits(hits, sweeper, None) == []   # no patient known (a tar of correct outputs)
 
 
 def test_an_email_account_name_without_its_domain_is_found() -> None:

@@ -43,6 +43,7 @@ MAX_DEPTH = 4
 _STEP = 1024 * 1024
 
 _GZIP, _BZIP2, _XZ, _ZIP, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04", b"\x28\xb5\x2f\xfd"
+ZIP_MAGIC = _ZIP
 #: compressed formats midib cannot open (no decoder in the standard library or its
 #: dependencies): a file in one of them is reported as content not read, never passed as clean
 UNOPENABLE = {b"7z\xbc\xaf\x27\x1c": "7-Zip", b"Rar!\x1a\x07": "RAR", b"\x04\x22\x4d\x18": "LZ4",
@@ -94,7 +95,7 @@ def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0,
         unread.append(f"archives nested more than {MAX_DEPTH} deep")
         return
     left = [budget]
-    reader = (_zip_members(data, left) if data.startswith(_ZIP) else
+    reader = (_zip_members(io.BytesIO(data), left, unread) if data.startswith(_ZIP) else
               _zstd(data, left) if data.startswith(_ZSTD) else _stream(data, left))
     for part in reader:
         yield part
@@ -160,12 +161,27 @@ def _stream(data: bytes, left: list[int]) -> Iterator[bytes]:
         yield bytes(out)
 
 
-def _zip_members(data: bytes, left: list[int]) -> Iterator[bytes]:
-    """Each member of a zip, read in steps up to the budget (its declared size is not trusted).
-    A zip whose central directory is missing (truncated at the sweep's limit) cannot be listed:
-    its stored members are in its raw bytes, swept as such."""
+def zip_file_parts(f: Any, unread: list[str], budget: int = MAX_TOTAL) -> list[bytes]:
+    """The members of a zip read from an open file (the byte sweep's first window holds only
+    the start of a zip larger than it, and its central directory is at its end), and what
+    archives they hold, at most ``budget`` bytes; what could not be read is said in ``unread``."""
+    left, parts = [budget], []
+    for part in _zip_members(f, left, unread):
+        parts.append(part)
+        if compressed(part) or unopenable(part):
+            inner = list(inflated(part, left[0], 1, unread))
+            left[0] -= sum(len(x) for x in inner)
+            parts += inner
+    return parts
+
+
+def _zip_members(source: Any, left: list[int], unread: list[str]) -> Iterator[bytes]:
+    """Each member of a zip (``source``: a seekable file or BytesIO), read in steps up to the
+    budget (its declared size is not trusted); a member with more than its share is said in
+    ``unread``. A zip whose central directory is missing (truncated at the sweep's limit)
+    cannot be listed: its stored members are in its raw bytes, swept as such."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(source)
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return
@@ -182,6 +198,9 @@ def _zip_members(data: bytes, left: list[int]) -> Iterator[bytes]:
                 while len(part) < share and (chunk := member.read(min(_STEP, share - len(part)))):
                     part += chunk
                 left[0] -= len(part)
+                if len(part) >= share and member.read(1):
+                    unread.append(f"zip member {info.filename[:80]!r} inflates beyond its share "
+                                  f"of the {MAX_TOTAL // 2**20} MiB read of one file")
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError,
                 ValueError, zlib.error, lzma.LZMAError):
             left[0] -= len(part)  # encrypted, damaged or an unknown method: what was read is still swept

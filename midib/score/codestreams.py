@@ -26,8 +26,9 @@ _ITEM, _SEQ_END = (0xFFFE, 0xE000), (0xFFFE, 0xE0DD)
 _JPEG_SOI = b"\xff\xd8"
 _J2K_SOC = b"\xff\x4f\xff\x51"
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
-#: JPEG markers that carry text a writer chose: APP0-APP15, COM
-_JPEG_TEXT_MARKERS = frozenset(range(0xE0, 0xF0)) | {0xFE}
+#: JPEG markers that carry text a writer chose: APP0-APP15, COM; and JPEG-LS LSE (T.87 C.2.4:
+#: parameters or mapping tables, numbers that read as text only when someone put text there)
+_JPEG_TEXT_MARKERS = frozenset(range(0xE0, 0xF0)) | {0xFE, 0xF8}
 #: JPEG markers without a length field (T.81 B.1.1.3: RSTn, SOI, EOI, TEM)
 _JPEG_STANDALONE = frozenset(range(0xD0, 0xD9)) | {0x01}
 _JPEG_SOS, _J2K_SOT, _J2K_COM = 0xDA, 0x90, 0x64
@@ -164,6 +165,7 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
     * a JPEG's COM or APPn segments after its scan header (before EOI, or past a megabyte of
       padding segments), and the bytes after its EOI;
     * the basic offset table (the first item), which holds only 32-bit offsets;
+    * a JPEG 2000 codestream's tile-part comments and the bytes after its EOC;
     * the unused offset slots of an RLE fragment's header;
     * a fragment that is not the start of a codestream but reads as text (a frame continued
       over fragments is coded data, not text, and is left alone)."""
@@ -192,13 +194,49 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
         if eoi >= 0 and tail[eoi + 2:].strip(b"\x00"):
             out.append(tail[eoi + 2:])
         return out
-    if head.startswith((_J2K_SOC, _JP2_SIGNATURE)):
+    if head.startswith(_J2K_SOC):
+        return _j2k_hidden(data)
+    if head.startswith(_JP2_SIGNATURE):
         return []
     if (unused := _rle_unused_header(data)) is not None:
         return [unused] if unused.strip(b"\x00") else []
     sample = bytes(data[:_TAIL])
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
     return [sample] if printable >= 0.9 * len(sample) else []
+
+
+_J2K_SOD, _J2K_EOC = 0x93, b"\xff\xd9"
+
+
+def _j2k_hidden(data: Any) -> list[bytes]:
+    """The comments of a JPEG 2000 codestream's tile-part headers (T.800 A.4: each tile-part
+    starts with SOT, whose Psot gives its length, and its header runs to SOD) and the bytes
+    after its EOC: the main header's comments are :func:`header_payloads`'. Coded data is
+    skipped by the tile-part lengths, never searched."""
+    out, pos, n = [], 2, len(data)
+    while pos + 4 <= n and data[pos] == 0xFF and data[pos + 1] != _J2K_SOT:   # the main header
+        length = data[pos + 2] << 8 | data[pos + 3]
+        if length < 2:
+            return out
+        pos += 2 + length
+    for _ in range(FRAGMENTS_MAX):
+        if pos + 12 > n or data[pos] != 0xFF or data[pos + 1] != _J2K_SOT:
+            break
+        psot = int.from_bytes(data[pos + 6:pos + 10], "big")
+        at = pos + 12
+        while at + 4 <= n and data[at] == 0xFF and data[at + 1] != _J2K_SOD:
+            length = data[at + 2] << 8 | data[at + 3]
+            if length < 2:
+                break
+            if data[at + 1] == _J2K_COM:
+                out.append(bytes(data[at + 6:at + 2 + length][:HEADER_MAX]))
+            at += 2 + length
+        if psot < 12:               # 0: the last tile-part runs to EOC, whose place is unknown
+            return out
+        pos += psot
+    if bytes(data[pos:pos + 2]) == _J2K_EOC and bytes(data[pos + 2:pos + 2 + _TAIL]).strip(b"\x00\xff"):
+        out.append(bytes(data[pos + 2:pos + 2 + _TAIL]))
+    return out
 
 
 _RLE_HEADER = struct.Struct("<16L").unpack_from

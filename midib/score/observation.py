@@ -176,6 +176,8 @@ def sweep_file_bytes(path: Path, record: OutputRecord, scan: Scanner) -> None:
                 parts = [window]
                 if at == 0:   # gzip, zip, zstd, PDF
                     parts += (without_pixel_data(part) for part in archives.unpacked(window, unread))
+                    if window.startswith(archives.ZIP_MAGIC) and os.fstat(f.fileno()).st_size > len(window):
+                        parts += archives.zip_file_parts(f, unread)   # its directory is at its end
                 for part in parts:
                     for run in binary_strings(part):
                         for nid, text in scan(run, "UN", FILE_BYTES):

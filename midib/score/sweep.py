@@ -78,7 +78,11 @@ _DATE_TEXT_VRS = frozenset({"DA", "DT", "LO", "LT", "SH", "ST", "UT", "UC", "PN"
 #: kinds never searched, matched as whole ``_``-separated words of the kind (a substring test
 #: skipped ``acquisition_datetime``, ``contribution_date_time`` for their "time", and would
 #: skip any ``image_...`` kind for its "age")
-_SKIP_KINDS = frozenset({"time", "age", "sex", "weight", "size", "height", "geometry"})
+_SKIP_KINDS = frozenset({"time", "age", "sex", "weight", "size", "height", "geometry",
+                         # characteristics, not identifiers (HIPAA keeps states and countries):
+                         # ``USA``, ``SGT``, ``OTHER`` turned up in manufacturers' addresses, prose
+                         # and random compressed bytes
+                         "country", "region", "rank", "ethnic"})
 #: words that make a kind with "time" a date-time (swept as a date), not a time of day
 _DATE_WORDS = frozenset({"date", "datetime"})
 
@@ -169,14 +173,17 @@ class Sweeper:
     partners: dict[str, set[str]] = field(default_factory=dict)  # name part -> other parts' words
     short_parts: set[str] = field(default_factory=set)     # two-letter parts: only beside a partner
     kept_ids: LedgerIds = field(default_factory=LedgerIds)  # only while indexing
-    kept_values: set[str] = field(default_factory=set)
+    kept_values: set[tuple[str, str]] = field(default_factory=set)   # (patient, value) kept
+    kept_texts: set[str] = field(default_factory=set)   # values kept for some patient (normalised)
     memo: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     uid_memo: dict[str, Needle | None] = field(default_factory=dict, repr=False)  # rebuilt UID needles
 
     def keep(self, check: Check) -> None:
         """Note a retention check: its ledger values must not be searched."""
         self.kept_ids.update(check.ledger_ids)
-        self.kept_values.add(norm_text(check.expected.get("value", "")))
+        kept = norm_text(check.expected.get("value", ""))
+        self.kept_values.add((check.patient_id, kept))
+        self.kept_texts.add(kept)
 
     def add_entry(self, e: LedgerEntry) -> None:
         """Index one ledger entry if it is sweepable PHI the key does not keep."""
@@ -184,7 +191,8 @@ class Sweeper:
             return
         if e.id in self.kept_ids or skipped_kind(e.kind, e.value):
             return
-        if norm_text(e.value) in self.kept_values:
+        if (e.patient_id, norm_text(e.value)) in self.kept_values:   # kept for this patient only:
+            # one patient's retained ethnic group WHITE is another's mother's maiden name
             return
         _index_entry(self, e)
 
@@ -252,8 +260,8 @@ class Sweeper:
         elif vr in ("IS", "DS") and (number := _integer_text(text)) is not None and len(number) >= 7:
             hits += self._ids_in_tokens([number], set(), text)   # an MRN's digits as a number
         if self.dates and vr in _DATE_TEXT_VRS and _DIGITS4.search(text):
-            found = ({dicom_date(text)} if vr in ("DA", "DT") and dicom_date(text) else
-                     dates_in(text))   # and an old-style 1939.03.04 in a DA
+            found = ({dicom_date(text)} if vr in ("DA", "DT") and dicom_date(text) and "-" not in text.strip()[1:]
+                     else dates_in(text))   # an old-style 1939.03.04 in a DA, a range 19000101-19390304
             hits += [(self.dates[d], text) for d in found if d in self.dates]
         if vr not in _NUMERIC_VRS and "." in text:
             for m in _UIDISH.finditer(text):
@@ -490,6 +498,9 @@ def relevant_hits(hits: list[tuple[str, str, str]], sweeper: Sweeper,
         if needle is None or (patient is not None and patient not in needle.patients
                               and not _unmistakable(nid, needle)):
             continue   # another patient's name or date may be met by chance (a dummy, a shift)
+        if patient is None and not _unmistakable(nid, needle) and norm_text(needle.whole) in sweeper.kept_texts:
+            continue   # in an output of no known patient, a value some patient keeps (a tar of
+            # correct outputs holds one patient's retained ethnic group WHITE, another's maiden name)
         found_parts.setdefault((needle.whole, where), set()).add(needle.text.lower())
         kept.append((nid, where, text, needle))
     out = []
@@ -536,7 +547,8 @@ _DIGITS7 = re.compile(r"\d{7}")
 #: a part of a dotted number led by a zero: no UID has one (PS3.5 9.1)
 _ZERO_LED = re.compile(r"(?:^|\.)0\d")
 #: a whole value that is a dotted date (three parts, the year first or last), not a UID
-_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:19|20)\d\d|(?:19|20)\d\d\.\d{1,2}\.\d{1,2}")
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(?:(?:19|20)\d\d|\d\d)|(?:19|20)\d\d\.\d{1,2}\.\d{1,2}"
+                          r"|\d{3}\.\d{3}\.\d{4}")   # 11.22.14, 1939.03.04, a phone 801.441.1093
 
 
 _UNREAD_NEEDLE = Needle("", "content not read", "other", (), "")

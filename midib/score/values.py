@@ -22,7 +22,10 @@ DATE_VRS = frozenset({"DA", "DT"})
 _WORD = re.compile(r"[0-9a-z]+")
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
-_MON = r"(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+#: a month by name: its abbreviation or its full name, as a whole word (``margin``, ``decubitus``
+#: and ``novel`` are no months)
+_MON = (r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+        r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])\.?")
 _DATE_PATTERNS = [
     re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<m>[01]\d)(?P<d>[0-3]\d)(?=(?:\d\d){0,3}(?:\.\d+)?(?!\d))"),
     re.compile(r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
@@ -41,6 +44,8 @@ _DATE_PATTERNS = [
     re.compile(r"(?<![\d.-])(?P<a>\d\d)(?P<sep>[.-])(?P<b>\d\d)(?P=sep)(?P<yy>\d\d)(?![\d.-])"),
     # 04-Mar-39, 4 March 39: the month by name, a two-digit year
     re.compile(r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th)?[-\s]*" + _MON + r"[-\s,]*'?(?P<yy>\d\d)(?![\d:])"),
+    # Feb-12-63, Feb. 12th 63: the month by name first, a two-digit year
+    re.compile(_MON + r"[-\s]*(?P<d>\d{1,2})(?:st|nd|rd|th)?[-\s,]+'?(?P<yy>\d\d)(?![\d:])"),
     # 04031939 and 03041939: day and month first, in either order, then the year
     re.compile(r"(?<!\d)(?P<a>[0-3]\d)(?P<b>[0-3]\d)(?P<y>(?:19|20)\d\d)(?!\d)"),
 ]

@@ -30,7 +30,7 @@ import re
 import zipfile
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 #: inflated bytes read from one file, all members and levels together
@@ -96,23 +96,28 @@ def inflated(data: bytes, budget: int = MAX_TOTAL, depth: int = 0,
         return
     left = [budget]
     reader = (_zip_members(io.BytesIO(data), left, unread) if data.startswith(_ZIP) else
-              _zstd(data, left) if data.startswith(_ZSTD) else _stream(data, left))
-    for part in reader:
+              _zstd(data, left, unread) if data.startswith(_ZSTD) else _stream(data, left))
+    yield from _with_inner(reader, left, depth, unread)
+    if left[0] <= 0:
+        unread.append(f"inflates beyond the {budget // 2**20} MiB read of one file")
+
+
+def _with_inner(parts: Iterable[bytes], left: list[int], depth: int, unread: list[str]) -> Iterator[bytes]:
+    """Each part, then the contents of the archive it is (if it is one), within ``left``."""
+    for part in parts:
         yield part
         if compressed(part) or unopenable(part):
             inner = list(inflated(part, left[0], depth + 1, unread))
             left[0] -= sum(len(x) for x in inner)
             yield from inner
-    if left[0] <= 0:
-        unread.append(f"inflates beyond the {budget // 2**20} MiB read of one file")
 
 
-def _zstd(data: bytes, left: list[int]) -> Iterator[bytes]:
+def _zstd(data: bytes, left: list[int], unread: list[str]) -> Iterator[bytes]:
     """A zstd stream (``tar --zstd``, ``zstd -q``) inflated in steps up to the budget."""
     try:
         import zstandard
     except ImportError:            # an installation without it: said, never passed as clean
-        left[0] = 0
+        unread.append("compressed as zstd, and the zstandard package is not installed")
         return
     out = bytearray()
     try:
@@ -165,14 +170,8 @@ def zip_file_parts(f: Any, unread: list[str], budget: int = MAX_TOTAL) -> list[b
     """The members of a zip read from an open file (the byte sweep's first window holds only
     the start of a zip larger than it, and its central directory is at its end), and what
     archives they hold, at most ``budget`` bytes; what could not be read is said in ``unread``."""
-    left, parts = [budget], []
-    for part in _zip_members(f, left, unread):
-        parts.append(part)
-        if compressed(part) or unopenable(part):
-            inner = list(inflated(part, left[0], 1, unread))
-            left[0] -= sum(len(x) for x in inner)
-            parts += inner
-    return parts
+    left = [budget]
+    return list(_with_inner(_zip_members(f, left, unread), left, 0, unread))
 
 
 def _zip_members(source: Any, left: list[int], unread: list[str]) -> Iterator[bytes]:

@@ -118,10 +118,7 @@ def sweep_rows(rec: OutputRecord, like: Optional[Check], sweeper: Sweeper,
         if like is not None and where in seen and not is_decoded(text) and covered(needle, checked.get(where, [])):
             continue
         if nid == UNREAD:   # not read, so not shown free of PHI: unscorable counts as failed
-            rows.append(rule_row("sweep", f"sweep/{rec.file}/{where}/{nid}/{text[:80]}", "leak_sweep",
-                                 Verdict.fail(f"{where} not read whole: {text}; what nobody read cannot "
-                                              f"be shown free of PHI", text[:200]),
-                                 like=like, output_file=rec.file, path=where, category="hipaa"))
+            rows.append(unread_row(rec.file, where, text, like))
             continue
         rows.append(rule_row(
             "sweep", f"sweep/{rec.file}/{where}/{nid}", "leak_sweep",
@@ -142,7 +139,7 @@ def link_rows(root: Path, rejected: list[dict[str, str]], sweeper: Sweeper) -> l
     top = root.resolve()
     for r in rejected:
         if r["reason"].startswith(("cannot stat", "cannot list folder")):
-            rows.append(_unread_row(r))
+            rows.append(unread_row(r["file"], "", r["reason"]))
             continue
         if r["reason"].startswith("symbolic link to a folder") and _inside(root / r["file"], top):
             continue            # another way into a folder of the submission, read as such
@@ -171,15 +168,16 @@ def _inside(link: Path, top: Path) -> bool:
     return target == top or top in target.parents
 
 
-def _unread_row(rejected: dict[str, str]) -> dict[str, Any]:
-    """A failed row for an entry of the submission midib could not read (a path too long to
-    stat, a folder it may not list): a copy of the submission ships it all the same, and what
-    nobody read cannot be shown free of PHI (an original under 25 folders of 250 characters
+def unread_row(file: str, where: str, why: str, like: Optional[Check] = None) -> dict[str, Any]:
+    """A failed row for what the sweep could not read whole (``where`` in ``file``; "" for the
+    entry itself: a path too long to stat, a folder it may not list, a 7-Zip file, an archive
+    past its budget): a copy of the submission ships it all the same, and what nobody read
+    cannot be shown free of PHI (an original under 25 folders of 250 characters, or in a .7z,
     scored 100 %)."""
-    return rule_row("sweep", f"sweep/{rejected['file']}/{UNREAD}", "leak_sweep",
-                    Verdict.fail(f"not read: {rejected['reason']}; what nobody read cannot be shown "
-                                 f"free of PHI", rejected["reason"][:200]),
-                    output_file=rejected["file"], category="hipaa")
+    return rule_row("sweep", f"sweep/{file}/{where}/{UNREAD}/{why[:80]}", "leak_sweep",
+                    Verdict.fail(f"{where or file} not read whole: {why}; what nobody read cannot be "
+                                 f"shown free of PHI", why[:200]),
+                    like=like, output_file=file, path=where, category="hipaa")
 
 
 def _read_as_text(rec: OutputRecord) -> set[str]:

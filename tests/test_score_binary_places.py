@@ -110,8 +110,13 @@ def test_what_a_fragment_holds_besides_its_header_and_pixels_is_offered() -> Non
     assert codestreams.pixel_header_payloads(item(b"PARK^SCOTT MRN5657") + item(late), 0)[0] == b"PARK^SCOTT MRN5657"
     text = codestreams.pixel_header_payloads(item(b"") + item(late) + item(b"PARK^SCOTT MRN56576718"), 0)
     assert b"PARK^SCOTT MRN56576718" in text
-    noise = codestreams.pixel_header_payloads(item(b"") + item(late) + item(bytes(range(256)) * 4), 0)
-    assert noise == [b"after the scan"]              # a continued frame's coded bytes: unread
+    opened = b"\xff\xd8" + scan + coded                 # a frame continued in the next fragment
+    noise = codestreams.pixel_header_payloads(item(b"") + item(opened) + item(bytes(range(256)) * 4), 0)
+    assert noise == []                               # a continued frame's coded bytes: unread
+    assert codestreams.pixel_header_payloads(item(b"") + item(opened) + item(coded + b"\xff\xd9"), 0) == []
+    mixed = b"\x01\x02\x03\x04" * 8 + b"PARK^SCOTT MRN56576718" + b"\x05\x06\x07\x08" * 8
+    after = codestreams.pixel_header_payloads(item(b"") + item(late) + item(mixed), 0)
+    assert mixed in after                            # after a whole frame: no pixels, all read
     tile = (b"\xff\x64" + struct.pack(">H", 14) + b"\x00\x01PARK^SCOTT"           # COM in the tile-part
             + b"\xff\x93" + b"\x12Doe\x34\x56\x78")                                # SOD, coded data
     j2k = (b"\xff\x4f\xff\x51" + struct.pack(">H", 4) + b"\x00\x00"            # SOC, SIZ (cut short)

@@ -138,10 +138,11 @@ def pixel_header_payloads(buf: bytes, pos: int) -> list[bytes]:
     besides coded pixels (:func:`hidden_payloads`), in file order, at most
     :data:`PAYLOAD_MAX` bytes of them: a hostile file of many fragments full of tiny segments
     costs no more than one large value."""
-    out, total = [], 0
+    out, total, complete = [], 0, False
     for index, (start, end) in enumerate(fragment_spans(buf, pos)):
         head = buf[start:min(end, start + HEADER_MAX)]
-        found = header_payloads(head) + hidden_payloads(buf, start, end, index == 0)
+        found = header_payloads(head) + hidden_payloads(buf, start, end, index == 0, complete)
+        complete = index > 0 and _ends_a_frame(buf, start, end)
         for payload in found:
             if payload:
                 out.append(payload)
@@ -158,7 +159,17 @@ _JPEG_LATE_SEGMENT = re.compile(rb"\xff[\xe0-\xef\xfe]")
 _LATE_SEGMENTS_MAX, _TAIL = 64, 64 * 1024
 
 
-def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
+def _ends_a_frame(buf: Any, start: int, end: int) -> bool:
+    """Whether a fragment ends a compressed frame (a JPEG's or a JPEG 2000 codestream's EOI/EOC
+    before its padding, or an RLE frame, which is one fragment): the next fragment must then
+    start a frame, and one that does not is no coded data."""
+    data = memoryview(buf)[start:end]
+    return (bytes(data[-8:]).rstrip(b"\x00").endswith(b"\xff\xd9")
+            or _rle_unused_header(data) is not None)
+
+
+def hidden_payloads(buf: Any, start: int, end: int, first: bool,
+                    after_frame: bool = False) -> list[bytes]:
     """What a fragment holds besides a codestream's header and coded pixels, where no decoder
     looks and every reader of the bytes does:
 
@@ -167,8 +178,9 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
     * the basic offset table (the first item), which holds only 32-bit offsets;
     * a JPEG 2000 codestream's tile-part comments and the bytes after its EOC;
     * the unused offset slots of an RLE fragment's header;
-    * a fragment that is not the start of a codestream but reads as text (a frame continued
-      over fragments is coded data, not text, and is left alone)."""
+    * a fragment that is not the start of a codestream but reads as text, or whatever it
+      holds when it follows a fragment that ended its frame (``after_frame``: a frame
+      continued over fragments is coded data, not text, and is left alone)."""
     data = memoryview(buf)[start:end]
     if not len(data):
         return []
@@ -201,6 +213,8 @@ def hidden_payloads(buf: Any, start: int, end: int, first: bool) -> list[bytes]:
     if (unused := _rle_unused_header(data)) is not None:
         return [unused] if unused.strip(b"\x00") else []
     sample = bytes(data[:_TAIL])
+    if after_frame:                 # not a frame's start, not a frame's continuation: no pixels
+        return [sample]
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
     return [sample] if printable >= 0.9 * len(sample) else []
 

@@ -327,6 +327,10 @@ def test_a_value_cut_into_values_is_searched_joined_too() -> None:
     assert found(("MRN5657", "6718")) == {"MRN56576718"}
     assert found(("443 Mcdaniel Stream", "New Melissamouth, WA 85385")) == \
         {"443 Mcdaniel Stream, New Melissamouth, WA 85385"}
+    private = '(0011,"PROBE",01)'                   # a private IS: its integers run together too
+    assert {sweeper.needle(n).whole for v in swept_texts("IS", ("5657", "6718"), private)
+            for n, _ in sweeper(v, "IS", private)} == {"MRN56576718"}
+    assert swept_texts("IS", ("5657", "6718"), "(0020,0013)") == ("5657", "6718")   # public: counts
 
 
 @pytest.mark.parametrize("vr,text", [("CS", "19700304"), ("AE", "19700304"),

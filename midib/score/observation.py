@@ -453,7 +453,7 @@ def walk_dataset(ds: Dataset, concrete: str, generic: str, wanted: frozenset[str
         if vr == "UI":
             record.uids.append(found)
         if scan is not None and (vr in TEXT_VRS or vr in BINARY_TEXTLIKE):
-            for value in swept_texts(vr, values):
+            for value in swept_texts(vr, values, c_path):
                 for needle, text in scan(value, vr, c_path):
                     record.hits.append((needle, c_path, text[:200]))
 
@@ -539,11 +539,17 @@ JOINED_MAX = 4096
 _NOT_JOINED = frozenset({"DA", "DT", "TM", "UI", "DS", "IS", "AS"})
 
 
-def swept_texts(vr: str, values: tuple[str, ...]) -> tuple[str, ...]:
+def swept_texts(vr: str, values: tuple[str, ...], where: str = "") -> tuple[str, ...]:
     """The texts the sweep searches in one element: each value, then, for a multi-valued text
     element, the values joined by spaces. A name, an address or an MRN cut into values
     (``SCOTT\\PARK``, ``443 Mcdaniel Stream\\New Melissamouth, WA 85385``, ``MRN5657\\6718``)
-    is still the value to a reader; dates and UIDs are searched value by value only."""
+    is still the value to a reader; dates and UIDs are searched value by value only. The
+    integers of a private IS element (``where`` ends in a private step) are also searched run
+    together (``5657\\6718``): public IS values are counts and indexes."""
+    if len(values) >= 2 and vr == "IS" and where.endswith(")") and '"' in where.rpartition("(")[2]:
+        joined = "".join(v.strip() for v in values)
+        if joined.isdigit() and len(joined) <= 32:
+            return (*values, joined)
     if len(values) < 2 or vr in _NOT_JOINED or vr not in TEXT_VRS:
         return values
     joined = " ".join(values)

@@ -427,6 +427,6 @@ class _Walker:
         if scan is None:
             return
         for where, vr, values in self.to_sweep:
-            for value in swept_texts(vr, values):
+            for value in swept_texts(vr, values, where):
                 for needle, text in scan(value, vr, where):
                     hits.append((needle, where, text[:200]))

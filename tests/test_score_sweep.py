@@ -243,6 +243,8 @@ def regrouped(text: str, vr: str = "LT") -> set[str]:
     ("DOB 3/4/39", "19390304"),
     ("3.8851048E7", "MRN38851048"),              # the MRN as a DS number in exponent form
     ("ref 3885_1048", "MRN38851048"),            # digits cut by an underscore, a comma, a colon
+    ("ref 3-8-8-5-1-0-4-8", "MRN38851048"),      # every digit apart
+    ("call 4 0 0 0 8 2 3 6 5 4", "(400) 082-3654"),
     ("ref 3885,1048", "MRN38851048"),
     ("ref 3885:1048", "MRN38851048"),
     ("DOB 04031939", "19390304"),                # day, month, year run together

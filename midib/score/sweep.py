@@ -63,8 +63,9 @@ _DIGIT_RUN = re.compile(r"\d{7,}")
 #: ``3885_1048``, ``3885,1048``, ``3885:1048``)
 _DIGIT_GROUPS = re.compile(r"\d+(?:[\s\-./()_,:]{1,2}\d+)+")
 _DIGITS = re.compile(r"\d+")
-#: the most groups joined into one identifier (a phone number is three, an MRN in pairs four)
-_GROUPS_JOINED = 6
+#: the most groups joined into one identifier (a phone number is three, an MRN in pairs four,
+#: a phone number with every digit apart ten)
+_GROUPS_JOINED = 12
 #: an identifier written as digits and separators, maybe behind a short letter prefix
 #: (``(400) 082-3654``, ``123-45-6789``, ``MRN 38-85-10-48``): its digits alone are searched too
 _DIGITS_WITH_SEPARATORS = re.compile(r"[A-Za-z]{0,6}[-_ #:]?[\d\s()+\-./]+")

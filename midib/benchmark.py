@@ -20,7 +20,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from midib.errors import FormatVersionError, MidibError
 
@@ -136,15 +136,24 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def checksum_tree(root: Path) -> dict[str, str]:
-    """{relative POSIX path: sha256} for every file under ``root``."""
-    return {p.relative_to(root).as_posix(): sha256_file(p)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+def checksum_tree(root: Path, skip: Optional[str] = None) -> dict[str, str]:
+    """{relative POSIX path: sha256} for every file under ``root`` (but those of its top-level
+    folder ``skip``, never hashed)."""
+    out: dict[str, str] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and not (skip and rel.startswith(f"{skip}/")):
+            out[rel] = sha256_file(p)
+    return out
 
 
 def verify_tree(root: Path, expected: dict[str, str]) -> list[str]:
     """Differences between ``root`` and ``expected`` checksums: changed, missing, added files."""
-    actual = checksum_tree(root)
+    return checksum_diff(expected, checksum_tree(root))
+
+
+def checksum_diff(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """Changed, missing and added files between two :func:`checksum_tree` results."""
     problems = [f"changed: {p}" for p, h in expected.items() if p in actual and actual[p] != h]
     problems += [f"missing: {p}" for p in expected if p not in actual]
     problems += [f"added: {p}" for p in actual if p not in expected]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from midib.benchmark import Benchmark, checksum_tree, verify_tree
+from midib.benchmark import Benchmark, checksum_diff, checksum_tree, verify_tree
 from midib.errors import MidibError
 from midib.run.adapter import ToolAdapter
 from midib.run.child import EXIT_CRASHED, EXIT_FAILED, EXIT_OK
@@ -218,15 +218,13 @@ def benchmark_checksums(bench: Benchmark) -> dict[str, str]:
     key, the ledger, ``benchmark.json``. A tool can find the benchmark (its parent's command
     line names it) and rewrite the key so that it passes every check; only a comparison made
     by the runner, before and after, catches that."""
-    return {rel: digest for rel, digest in checksum_tree(bench.root).items()
-            if not rel.startswith(f"{bench.input_dir.name}/")}
+    return checksum_tree(bench.root, skip=bench.input_dir.name)
 
 
 def _verify_benchmark(bench: Benchmark, before: dict[str, str], record: RunRecord) -> None:
     """A run that changed the benchmark (its input or anything else in it) has failed: every
     score made against that benchmark from now on is in doubt, this run's first."""
-    problems = [f"benchmark {p}" for p in verify_tree(bench.root, before)
-                if not p.split(": ", 1)[-1].startswith(f"{bench.input_dir.name}/")]
+    problems = [f"benchmark {p}" for p in checksum_diff(before, benchmark_checksums(bench))]
     problems += [p for p in record.input_problems if p.startswith("benchmark input ")]
     record.benchmark_problems = problems
     record.benchmark_untouched = not problems

@@ -18,6 +18,7 @@ import mmap
 import os
 import pickle
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -665,9 +666,8 @@ def blob_values(vr: Optional[str], data: Any) -> Optional[tuple[str, ...]]:
     return runs or None
 
 
-#: binary numbers wide enough to hold an identifier of 7+ digits, and how they are stored
-_WIDE_NUMBERS = {"UL": "<u4", "SL": "<i4", "UV": "<u8", "SV": "<i8", "FD": "<f8", "OL": "<u4",
-                 "OV": "<u8", "OD": "<f8"}
+#: binary numbers wide enough to hold an identifier of 7+ digits, and their struct codes
+_WIDE_NUMBERS = {"UL": "I", "SL": "i", "UV": "Q", "SV": "q", "FD": "d", "OL": "I", "OV": "Q", "OD": "d"}
 #: only short values are read as numbers: an array of thousands is data, not an identifier
 _NUMBERS_READ_MAX = 64
 
@@ -676,10 +676,10 @@ def long_numbers(vr: str, data: bytes) -> tuple[str, ...]:
     """The whole numbers of 7 or more digits a binary numeric value holds, in decimal: an MRN,
     a phone number or a birth date (``38851048``, ``19390304``) stored as a UL, an SV or an FD
     is the identifier to whoever reads the element, however the bytes look."""
-    dtype = np.dtype(_WIDE_NUMBERS[vr])
-    values = np.frombuffer(data[:len(data) // dtype.itemsize * dtype.itemsize], dtype=dtype)
+    code = _WIDE_NUMBERS[vr]   # struct, not numpy: a few values of every such element in every file
+    count = len(data) // struct.calcsize(code)
     out = []
-    for v in values.tolist():
+    for v in struct.unpack_from(f"<{count}{code}", data):
         if isinstance(v, float) and not (v.is_integer() and abs(v) < 1e18):
             continue
         if abs(int(v)) >= 1_000_000:
